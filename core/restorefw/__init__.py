@@ -1,0 +1,97 @@
+"""restorefw: a plugin-based image-restoration framework.
+
+The public surface is listed in ``__all__``. Torch-dependent names (``Strategy``,
+``Runner``, ...) are imported lazily so that the CLI starts without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from restorefw._errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    PluginError,
+    RecipeError,
+    RegistryError,
+    RestorefwError,
+    RunError,
+)
+from restorefw._manager import API_VERSION, PluginFailure, PluginInfo, build_registry, get_plugin_manager
+from restorefw._recipe import apply_overrides, dump_recipe, load_recipe, resolve_recipe
+from restorefw._registry import KINDS, Entry, Registry
+from restorefw._schema import ComponentField, StrictModel
+from restorefw._task import Task
+from restorefw.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from restorefw.engine import Batch, Runner, StepContext, Strategy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "API_VERSION",
+    "Batch",
+    "CheckpointError",
+    "ComponentField",
+    "ConfigError",
+    "DataError",
+    "Entry",
+    "KINDS",
+    "PluginError",
+    "PluginFailure",
+    "PluginInfo",
+    "RecipeError",
+    "Registry",
+    "RegistryError",
+    "RestorefwError",
+    "RunError",
+    "Runner",
+    "StepContext",
+    "Strategy",
+    "StrictModel",
+    "Task",
+    "__version__",
+    "apply_overrides",
+    "build_registry",
+    "create",
+    "default_registry",
+    "dump_recipe",
+    "get_plugin_manager",
+    "hookimpl",
+    "list_components",
+    "load_recipe",
+    "resolve_recipe",
+]
+
+_LAZY = {"Batch": "restorefw.engine", "Runner": "restorefw.engine", "StepContext": "restorefw.engine",
+         "Strategy": "restorefw.engine"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'restorefw' has no attribute '{name}'")
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """Registry of every installed plugin, built once (``default_registry.cache_clear()`` resets it)."""
+    return build_registry(get_plugin_manager())
+
+
+def create(kind: str, spec: Any = None, /, **params: Any) -> Any:
+    """Build a registered component from the default registry.
+
+    Example:
+        ``restorefw.create("metric", "psnr", crop_border=4, y_channel=True)(pred, target)``
+    """
+    return default_registry().create(kind, spec, **params)
+
+
+def list_components(kind: str | None = None, pattern: str | None = None) -> list[Entry]:
+    """Registered components of ``kind`` whose names match the glob ``pattern``."""
+    return default_registry().list(kind, pattern)

@@ -1,0 +1,241 @@
+"""Recipes: TOML → skeleton validation → per-component validation → resolved recipe.
+
+Phase 1 checks the recipe's own sections (:class:`Recipe`, unknown keys are
+errors). Phase 2 validates every component spec (``{type = ..., ...}``) with
+the schema its plugin registered. Every problem is reported with its TOML
+path, all at once.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from restorefw._errors import RecipeError, RestorefwError
+from restorefw._registry import Registry
+from restorefw._schema import ComponentField, StrictModel, validation_problems
+
+__all__ = ["Recipe", "apply_overrides", "dump_recipe", "load_recipe", "resolve_recipe"]
+
+
+class RunSection(StrictModel):
+    name: str = "run"
+    seed: int = 0
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    deterministic: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    threads: int | None = Field(None, gt=0)
+
+
+class DataSection(StrictModel):
+    train: ComponentField("dataset")
+    val: ComponentField("dataset") | None = None
+    patch_size: int = Field(64, gt=0)
+    batch_size: int = Field(8, gt=0)
+    augment: bool = True
+    val_max_size: int | None = Field(256, gt=0)
+
+
+class Phase(StrictModel):
+    """A progressive-learning phase: ``steps`` with their own patch and batch sizes."""
+
+    steps: int = Field(gt=0)
+    patch_size: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+
+
+class LoadSpec(StrictModel):
+    """Weights loaded before a stage starts."""
+
+    checkpoint: str
+    into: str = ""
+    strict: bool = True
+
+
+class StageSection(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    steps: int = Field(gt=0)
+    strategy: ComponentField("strategy") = "supervised"
+    loss: ComponentField("loss") = "l1"
+    optimizer: ComponentField("optimizer") = "adam"
+    scheduler: ComponentField("scheduler") = "constant"
+    task: ComponentField("task") | None = None
+    patch_size: int | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, gt=0)
+    phases: list[Phase] = []
+    freeze: list[str] = []
+    load: list[LoadSpec] = []
+    clip_grad_norm: float | None = Field(None, gt=0)
+    nan_policy: Literal["stop", "skip"] = "stop"
+    log_every: int = Field(10, gt=0)
+    eval_every: int | None = Field(None, gt=0)
+    save_every: int | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _phases_cover_steps(self) -> StageSection:
+        if self.phases and sum(p.steps for p in self.phases) != self.steps:
+            total = sum(p.steps for p in self.phases)
+            raise ValueError(f"phases add up to {total} steps but the stage has steps = {self.steps}")
+        return self
+
+
+class EvalSection(StrictModel):
+    metrics: list[ComponentField("metric")] = ["psnr", "ssim"]
+    crop_border: int | None = Field(None, ge=0)
+    y_channel: bool | None = None
+    samples: int = Field(4, ge=0)
+    tile: int | None = Field(None, gt=0)
+    tile_overlap: int = Field(32, ge=0)
+
+
+class Recipe(StrictModel):
+    """The recipe skeleton; component tables are validated by their own schemas."""
+
+    run: RunSection = RunSection()
+    data: DataSection
+    task: ComponentField("task")
+    model: ComponentField("model")
+    stages: list[StageSection] = Field(min_length=1)
+    eval: EvalSection = EvalSection()
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> Recipe:
+        names = [s.name for s in self.stages]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"stage names must be unique, repeated: {', '.join(duplicates)}")
+        return self
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
+    """Read a recipe file into a dict, applying ``--set key=value`` overrides."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError([("", "recipe file not found")], source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError([("", f"cannot read recipe: {exc}")], source=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError([("", f"TOML syntax error: {exc}")], source=str(path)) from None
+    try:
+        return apply_overrides(data, overrides)
+    except RecipeError as exc:
+        raise RecipeError(exc.problems, source=str(path)) from None
+
+
+def _parse_path(dotted: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in dotted.split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            parts.append(int(index))
+            rest = rest.lstrip("[")
+    return parts
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``dotted.key[0].x=value`` overrides; values are parsed as TOML, else taken as strings."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise RecipeError([("--set", f"expected key=value, got '{item}'")])
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        try:
+            path = _parse_path(key.strip())
+            node: Any = data
+            for part in path[:-1]:
+                node = node[part] if isinstance(part, int) else node.setdefault(part, {})
+            node[path[-1]] = value
+        except (ValueError, IndexError, KeyError, TypeError):
+            raise RecipeError([(key, "--set path does not exist in the recipe")]) from None
+    return data
+
+
+def resolve_recipe(data: dict[str, Any], registry: Registry, source: str = "") -> dict[str, Any]:
+    """Validate a recipe dict and return it with every default filled in.
+
+    Raises:
+        RecipeError: every problem, each with its TOML path.
+    """
+    try:
+        skeleton = Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(validation_problems(exc), source=source) from None
+    resolved = skeleton.model_dump(mode="python")
+    problems: list[tuple[str, str]] = []
+    targets = [("task", "task", resolved), ("model", "model", resolved)]
+    targets += [(k, "dataset", resolved["data"]) for k in ("train", "val") if resolved["data"][k] is not None]
+    for i, stage in enumerate(resolved["stages"]):
+        for key, kind in (("strategy", "strategy"), ("loss", "loss"), ("optimizer", "optimizer"),
+                          ("scheduler", "scheduler"), ("task", "task")):
+            if stage[key] is not None:
+                targets.append((key, kind, stage, f"stages[{i}].{key}"))
+    for target in targets:
+        key, kind, parent = target[:3]
+        path = target[3] if len(target) > 3 else ("data." + key if parent is resolved["data"] else key)
+        try:
+            parent[key] = registry.resolve(kind, parent[key], path)
+        except RecipeError as exc:
+            problems.extend(exc.problems)
+    if not problems:
+        problems.extend(_resolve_metrics(resolved, registry))
+    if problems:
+        raise RecipeError(problems, source=source)
+    return resolved
+
+
+def _resolve_metrics(resolved: dict[str, Any], registry: Registry) -> list[tuple[str, str]]:
+    """Fill eval defaults from the task, then resolve the metric specs with them."""
+    try:
+        task = registry.build("task", resolved["task"])
+    except RestorefwError as exc:
+        return [("task", str(exc))]
+    section = resolved["eval"]
+    section["crop_border"] = task.crop_border if section["crop_border"] is None else section["crop_border"]
+    section["y_channel"] = task.y_channel if section["y_channel"] is None else section["y_channel"]
+    problems: list[tuple[str, str]] = []
+    metrics = []
+    for i, spec in enumerate(section["metrics"]):
+        spec = {"type": spec} if isinstance(spec, str) else dict(spec)
+        try:
+            fields = registry.get("metric", spec.get("type", "")).schema.model_fields
+            for key in ("crop_border", "y_channel"):
+                if key in fields and key not in spec:
+                    spec[key] = section[key]
+            metrics.append(registry.resolve("metric", spec, f"eval.metrics[{i}]"))
+        except RestorefwError as exc:
+            problems.extend(getattr(exc, "problems", [(f"eval.metrics[{i}]", str(exc))]))
+    section["metrics"] = metrics
+    return problems
+
+
+def dump_recipe(resolved: dict[str, Any]) -> str:
+    """Serialise a resolved recipe to TOML (``None`` values are left out)."""
+    import tomli_w
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v is not None}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return tomli_w.dumps(clean(resolved))
+
+

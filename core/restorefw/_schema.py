@@ -1,0 +1,113 @@
+"""Config schemas: component fields, schemas derived from signatures, error paths."""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+__all__ = [
+    "ComponentField",
+    "StrictModel",
+    "component_fields",
+    "format_loc",
+    "schema_from_signature",
+    "validation_problems",
+]
+
+
+class StrictModel(BaseModel):
+    """Base for config schemas: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    kind: str
+
+
+def ComponentField(kind: str) -> Any:  # noqa: N802 - used like a type
+    """Type of a config field holding a nested component spec of ``kind``.
+
+    In TOML it is ``{type = "name", ...params}`` or just ``"name"``. The
+    registry validates it with the named component's own schema and hands the
+    built component to the factory.
+
+    Example:
+        ``encoder: ComponentField("model")`` or ``heads: list[ComponentField("head")]``.
+    """
+    return Annotated[dict[str, Any] | str, _Kind(kind)]
+
+
+def _kind_of(annotation: Any) -> str | None:
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(meta, _Kind):
+            return meta.kind
+    return None
+
+
+def component_fields(schema: type[BaseModel]) -> dict[str, tuple[str, str]]:
+    """Fields of ``schema`` holding component specs: ``name -> (kind, container)``.
+
+    ``container`` is ``""`` (one spec), ``"list"`` or ``"dict"`` (values are specs).
+    """
+    found: dict[str, tuple[str, str]] = {}
+    hints = typing.get_type_hints(schema, include_extras=True)
+    for name in schema.model_fields:
+        annotation = hints.get(name)
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            non_none = [a for a in args if a is not type(None)]
+            annotation = non_none[0] if len(non_none) == 1 else annotation
+        kind = _kind_of(annotation)
+        if kind is not None:
+            found[name] = (kind, "")
+            continue
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is list and args and (kind := _kind_of(args[0])):
+            found[name] = (kind, "list")
+        elif origin is dict and len(args) == 2 and (kind := _kind_of(args[1])):
+            found[name] = (kind, "dict")
+    return found
+
+
+def schema_from_signature(factory: Callable[..., Any], name: str) -> type[BaseModel]:
+    """Build a strict pydantic schema from a factory's keyword parameters."""
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(factory).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = Any if param.annotation is param.empty else param.annotation
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (annotation, default)
+    model_name = "".join(part.capitalize() for part in name.replace(".", "_").split("_"))
+    return create_model(f"{model_name}Config", __base__=StrictModel, **fields)
+
+
+def format_loc(loc: tuple[Any, ...], prefix: str = "") -> str:
+    """Join a pydantic location into a TOML dotted path: ``stages[0].loss.weight``."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def validation_problems(error: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    """Turn a pydantic error into ``(path, message)`` pairs."""
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and "[" in p and "]" in p))
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append((format_loc(loc, prefix), message))
+    return problems

@@ -1,0 +1,31 @@
+"""The ``restorefw`` command line; one module per command, torch imported only inside commands."""
+
+from __future__ import annotations
+
+import click
+
+from restorefw.cli._common import run_cli
+from restorefw.cli.convert import convert
+from restorefw.cli.list import list_cmd
+from restorefw.cli.plugins import plugins
+from restorefw.cli.restore import restore
+from restorefw.cli.run import run
+from restorefw.cli.schema import schema
+from restorefw.cli.validate import validate
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="restorefw")
+def cli() -> None:
+    """restorefw: train, evaluate and apply image-restoration models from TOML recipes."""
+
+
+for command in (run, validate, plugins, list_cmd, schema, restore, convert):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    run_cli(cli)

@@ -1,0 +1,36 @@
+"""The engine: device/precision, checkpoints, evaluation and the training loop."""
+
+from restorefw.engine._checkpoint import (
+    atomic_write,
+    load_state,
+    read_metadata,
+    read_state_dict,
+    save_state,
+    save_weights,
+)
+from restorefw.engine._device import autocast, resolve_device, resolve_precision
+from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
+from restorefw.engine._runner import RunInterrupted, Runner, batch_seed
+from restorefw.engine._strategy import Batch, StepContext, Strategy
+
+__all__ = [
+    "Batch",
+    "EvalPair",
+    "RunInterrupted",
+    "Runner",
+    "StepContext",
+    "Strategy",
+    "atomic_write",
+    "autocast",
+    "batch_seed",
+    "evaluate",
+    "load_state",
+    "make_eval_pairs",
+    "read_metadata",
+    "read_state_dict",
+    "restore_image",
+    "resolve_device",
+    "resolve_precision",
+    "save_state",
+    "save_weights",
+]

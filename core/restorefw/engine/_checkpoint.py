@@ -1,0 +1,115 @@
+"""Checkpoint files: safetensors weights and a torch-saved training state, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from restorefw._errors import CheckpointError
+
+__all__ = ["atomic_write", "read_metadata", "read_state_dict", "save_state", "load_state", "save_weights"]
+
+_WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net")
+
+
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
+    """Write a file through ``write(tmp_path)``, fsync it, then rename over ``path``.
+
+    A crash at any point leaves either the old file or the new one, never half
+    of one. Disk-full or permission errors raise :class:`CheckpointError` and
+    keep the previous file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write '{path}': {exc.strerror or exc}") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_weights(path: str | Path, state_dict: dict[str, Tensor], metadata: dict[str, Any] | None = None) -> None:
+    """Save weights as safetensors; ``metadata`` values are stored as JSON strings."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    meta = {"format": "pt", **{k: json.dumps(v) for k, v in (metadata or {}).items()}}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON metadata restorefw stored in a safetensors file (empty for other files)."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = handle.metadata() or {}
+    except Exception as exc:  # noqa: BLE001 - any parse failure means a broken file
+        raise CheckpointError(f"cannot read checkpoint '{path}': {exc}") from exc
+    meta: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            meta[key] = json.loads(value)
+        except ValueError:
+            meta[key] = value
+    return meta
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """Read weights from ``.safetensors`` or, safely, from ``.pth``/``.pt``/``.ckpt``.
+
+    Pickles load with ``weights_only=True``. BasicSR-style wrappers
+    (``{'params': sd}``, ``params_ema`` preferred), ``state_dict`` wrappers and
+    a DataParallel ``module.`` prefix are unwrapped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: Any = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt, truncated or unsafe files all end here
+        raise CheckpointError(f"cannot read checkpoint '{path}': {type(exc).__name__}: {exc}".strip()) from exc
+    for key in _WRAPPER_KEYS:
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise CheckpointError(f"checkpoint '{path}' holds no state dict of tensors")
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> None:
+    """Save a training state (optimizer, scheduler, step, RNG) atomically."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Load a training state saved by :func:`save_state` (``weights_only=True``)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"cannot read training state '{path}': {exc}") from exc

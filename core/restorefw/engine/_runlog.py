@@ -1,0 +1,96 @@
+"""Run outputs: ``metrics.jsonl``, plots and side-by-side sample pictures."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["MetricsLog", "plot_metrics", "save_sample"]
+
+
+class MetricsLog:
+    """Append-only JSON-lines log; each record is flushed and fsynced."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one record (``stage``, ``step`` and values)."""
+        line = json.dumps(record, allow_nan=True) + "\n"
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read(self) -> list[dict[str, Any]]:
+        """All complete records (a torn last line from a crash is ignored)."""
+        if not self.path.exists():
+            return []
+        records = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+        return records
+
+    def truncate_after(self, stage: str, step: int, stage_order: list[str]) -> None:
+        """Drop records logged after ``(stage, step)``: a resumed run re-logs them."""
+        rank = {name: i for i, name in enumerate(stage_order)}
+        limit = (rank.get(stage, -1), step)
+        kept = [r for r in self.read() if (rank.get(r.get("stage"), -1), r.get("step", 0)) <= limit]
+        from restorefw.engine._checkpoint import atomic_write
+
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def plot_metrics(records: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+    """Draw the training loss and every evaluation metric against the global step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    series: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        x = record.get("global_step", record.get("step", 0))
+        for key, value in record.items():
+            if key in ("stage", "step", "global_step", "lr", "time_s") or not isinstance(value, (int, float)):
+                continue
+            series[key][record.get("stage", "")].append((x, float(value)))
+    written = []
+    for key, per_stage in sorted(series.items()):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for stage, points in per_stage.items():
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker="o" if len(xs) < 20 else None, label=stage)
+        ax.set_xlabel("step")
+        ax.set_ylabel(key)
+        if key.endswith("loss") and all(y > 0 for pts in per_stage.values() for _, y in pts):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = out_dir / f"{key.replace('/', '_')}.png"
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def save_sample(path: str | Path, degraded: Tensor, restored: Tensor, target: Tensor) -> None:
+    """Save ``degraded | restored | target`` side by side (each ``(C, H, W)``, target size)."""
+    from restorefw.data import write_image
+
+    gap = torch.ones(target.shape[0], target.shape[1], 4, dtype=target.dtype)
+    row = torch.cat([degraded.cpu(), gap, restored.cpu(), gap, target.cpu()], dim=-1)
+    write_image(path, row.clamp(0, 1))

@@ -1,0 +1,122 @@
+"""The training-strategy contract and the per-step context the engine hands it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from restorefw._errors import RunError
+from restorefw._task import Task
+from restorefw.engine._device import autocast
+
+__all__ = ["Batch", "StepContext", "Strategy"]
+
+
+@dataclass
+class Batch:
+    """A training batch: model input and the target it should produce."""
+
+    lq: Tensor
+    target: Tensor
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepContext:
+    """Everything a strategy may use during one stage.
+
+    The engine owns the optimizer, scaler, clipping and NaN policy; strategies
+    call :meth:`backward_and_step` rather than touching them directly.
+    """
+
+    model: nn.Module
+    loss_fn: Callable[[Tensor, Tensor], Tensor]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    task: Task
+    device: torch.device
+    precision: str
+    stage: str
+    step: int = 0
+    clip_grad_norm: float | None = None
+    nan_policy: str = "stop"
+    scaler: Any = None
+    generator: torch.Generator | None = None
+    skipped_steps: int = 0
+
+    def autocast(self) -> Any:
+        """Autocast for this stage's precision."""
+        return autocast(self.device, self.precision)
+
+    def trainable(self) -> Iterator[Tensor]:
+        """Parameters the optimizer updates."""
+        for group in self.optimizer.param_groups:
+            yield from group["params"]
+
+    def backward_and_step(self, loss: Tensor) -> bool:
+        """Backward, clip, step optimizer and scheduler; False if the step was skipped.
+
+        A non-finite loss or gradient stops the run with :class:`RunError`
+        naming stage and step, or skips the step when ``nan_policy='skip'``.
+        """
+        if not math.isfinite(loss.item()):
+            return self._non_finite("loss")
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        params = [p for p in self.trainable() if p.grad is not None]
+        if self.clip_grad_norm:
+            norm = torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
+        else:
+            norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])) if params else None
+        if norm is not None and not torch.isfinite(norm) and self.scaler is None:
+            self.optimizer.zero_grad(set_to_none=True)
+            return self._non_finite("gradient")
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.scheduler.step()
+        return True
+
+    def _non_finite(self, what: str) -> bool:
+        if self.nan_policy == "skip":
+            self.skipped_steps += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            return False
+        raise RunError(f"non-finite {what} in stage '{self.stage}' at step {self.step}; the last checkpoint is kept")
+
+
+class Strategy:
+    """Base class of training strategies: plain supervised training by default.
+
+    Subclasses override :meth:`prepare`, :meth:`compute_loss` or, for
+    non-standard updates (meta-learning), :meth:`train_step`.
+    """
+
+    #: Whether the stage needs a loss component from the recipe.
+    uses_loss: bool = True
+
+    def prepare(self, model: nn.Module, stage: str) -> None:
+        """Called once before a stage starts (freeze parts, add heads, ...)."""
+
+    def compute_loss(self, model: nn.Module, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
+        """The loss of one batch and extra values to log."""
+        pred = model(batch.lq)
+        return ctx.loss_fn(pred.float(), batch.target.float()), {}
+
+    def train_step(self, ctx: StepContext, batch: Batch) -> dict[str, float]:
+        """One optimisation step; returns values to log (at least ``loss``)."""
+        with ctx.autocast():
+            loss, logs = self.compute_loss(ctx.model, batch, ctx)
+        ctx.backward_and_step(loss)
+        return {"loss": float(loss.detach()), **logs}

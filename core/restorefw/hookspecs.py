@@ -1,0 +1,141 @@
+"""The hook specifications: the one contract between restorefw and its plugins.
+
+Every hook is collect-all and receives a host-owned ``register`` callback
+(:class:`Register`). A plugin calls it once per component::
+
+    @hookimpl
+    def register_degradations(register):
+        register("jpeg", make_jpeg, schema=JpegConfig, description="JPEG compression")
+
+The host binds the component *kind* and the plugin's identity into ``register``,
+so new keyword arguments can be added later without breaking plugins. A
+factory is called with the parameters validated by ``schema`` (a pydantic
+model); fields typed :func:`restorefw.ComponentField` arrive already built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import pluggy
+
+__all__ = ["PROJECT", "Register", "hookimpl", "hookspec"]
+
+PROJECT = "restorefw"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+class Register(Protocol):
+    """Signature of the ``register`` callback passed to every hook."""
+
+    def __call__(
+        self,
+        name: str,
+        factory: Callable[..., Any],
+        *,
+        schema: Any = None,
+        description: str = "",
+        license: str | None = None,  # noqa: A002 - matches the registry field
+        paper: str | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+@hookspec
+def register_degradations(register: Register) -> None:
+    """Register degradations.
+
+    The factory returns a callable ``degrade(hr, generator) -> (lq, target)``:
+    ``hr`` is a clean float batch ``(B, C, H, W)`` in [0, 1], ``generator`` a
+    ``torch.Generator`` that is the only source of randomness; ``lq`` is the
+    degraded batch (its spatial size may differ, e.g. ``H/s`` for SR) and
+    ``target`` the ground truth the model must produce (usually ``hr``). The
+    object may set ``scale: int`` (output size / ``lq`` size, default 1).
+    """
+
+
+@hookspec
+def register_kernels(register: Register) -> None:
+    """Register blur-kernel families.
+
+    The factory returns a sampler ``sample(generator) -> Tensor`` giving one
+    2-D float kernel ``(k, k)``, non-negative and summing to 1. The sampler
+    has an integer attribute ``size``.
+    """
+
+
+@hookspec
+def register_tasks(register: Register) -> None:
+    """Register tasks.
+
+    The factory returns a :class:`restorefw.Task`: a degradation plus
+    evaluation defaults (``scale``, ``crop_border``, ``y_channel``).
+    """
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register whole models and model parts (encoders, decoders, bodies).
+
+    Whole models are ``torch.nn.Module`` mapping ``(B, C, H, W)`` in the range
+    they declare in ``value_range`` (default ``(0, 1)``) to ``(B, C', H*s, W*s)``
+    with ``s = scale``; ``size_multiple`` says what input sizes they accept.
+    Register parts under tags ``{"part": "encoder"}`` or ``{"part": "decoder"}``:
+    an encoder maps an image to a list of features (its ``out_channels``), a
+    decoder maps ``(features, image)`` back to an image (its ``in_channels``).
+    """
+
+
+@hookspec
+def register_heads_tails(register: Register) -> None:
+    """Register heads and tails for multi-task models.
+
+    Use tags ``{"part": "head"}`` (image → body features) or
+    ``{"part": "tail"}`` (body features → image). Both are ``nn.Module``.
+    """
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register losses: ``nn.Module`` with ``forward(pred, target) -> scalar``."""
+
+
+@hookspec
+def register_strategies(register: Register) -> None:
+    """Register training strategies.
+
+    The factory returns a :class:`restorefw.Strategy`: it decides which
+    parameters train and how one step's loss is computed.
+    """
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register metrics.
+
+    The factory returns ``metric(pred, target) -> Tensor`` of shape ``(B,)``
+    for float batches ``(B, C, H, W)`` in [0, 1], with attributes
+    ``higher_is_better: bool`` and ``name: str``.
+    """
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register datasets.
+
+    The factory returns an indexable dataset of clean images ``(C, H, W)`` in
+    [0, 1], or of ``(lq, gt)`` pairs when its ``paired`` attribute is true, with
+    ``names: list[str]`` and ``scale: int`` attributes.
+    """
+
+
+@hookspec
+def register_optimizers(register: Register) -> None:
+    """Register optimizers: ``factory(params, **config) -> torch.optim.Optimizer``."""
+
+
+@hookspec
+def register_schedulers(register: Register) -> None:
+    """Register LR schedules: ``factory(optimizer, total_steps, **config) -> LRScheduler``."""
