@@ -7,6 +7,7 @@ from restorefw.engine._checkpoint import (
     read_state_dict,
     save_state,
     save_weights,
+    unwrap_state_dict,
 )
 from restorefw.engine._device import autocast, resolve_device, resolve_precision
 from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
@@ -33,4 +34,5 @@ __all__ = [
     "resolve_precision",
     "save_state",
     "save_weights",
+    "unwrap_state_dict",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ from torch import Tensor
 
 from restorefw._errors import CheckpointError
 
-__all__ = ["atomic_write", "read_metadata", "read_state_dict", "save_state", "load_state", "save_weights"]
+__all__ = ["atomic_write", "read_metadata", "read_state_dict", "save_state", "load_state", "save_weights",
+           "unwrap_state_dict"]
 
-_WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net")
+_TORCH_SUFFIXES = (".pth", ".pt", ".ckpt")
+_WRAPPER_KEYS = ("params_ema", "params", "state_dict")
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
@@ -72,34 +74,59 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """Read weights from ``.safetensors`` or, safely, from ``.pth``/``.pt``/``.ckpt``.
+def unwrap_state_dict(obj: Any, source: str) -> dict[str, Tensor]:
+    """Unwrap BasicSR/Lightning containers and a DataParallel ``module.`` prefix.
 
-    Pickles load with ``weights_only=True``. BasicSR-style wrappers
-    (``{'params': sd}``, ``params_ema`` preferred), ``state_dict`` wrappers and
-    a DataParallel ``module.`` prefix are unwrapped.
+    ``params_ema`` is preferred over ``params`` (BasicSR evaluates the EMA
+    weights when both are saved).
+    """
+    if isinstance(obj, Mapping):
+        for key in _WRAPPER_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not obj or not all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
+    ):
+        raise CheckpointError(
+            f"{source}: not a state dict (expected a mapping of names to tensors, "
+            f"optionally under {', '.join(repr(k) for k in _WRAPPER_KEYS)})"
+        )
+    if all(k.startswith("module.") for k in obj):
+        return {k.removeprefix("module."): v for k, v in obj.items()}
+    return dict(obj)
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """Read weights from ``.safetensors`` or, safely, from ``.pth``/``.pt``/``.ckpt``, onto the CPU.
+
+    Pickles load with ``weights_only=True``; wrappers are removed by :func:`unwrap_state_dict`.
+
+    Raises:
+        CheckpointError: missing, unreadable (truncated, corrupt, unsupported
+            suffix) or holding no state dict; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint '{path}' does not exist")
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    suffix = path.suffix.lower()
+    if suffix != ".safetensors" and suffix not in _TORCH_SUFFIXES:
+        raise CheckpointError(
+            f"{path}: unsupported checkpoint suffix {suffix!r} (use .safetensors, {', '.join(_TORCH_SUFFIXES)})"
+        )
     try:
-        if path.suffix == ".safetensors":
+        if suffix == ".safetensors":
             from safetensors.torch import load_file
 
-            state: Any = load_file(str(path))
+            obj: Any = load_file(str(path), device="cpu")
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - corrupt, truncated or unsafe files all end here
-        raise CheckpointError(f"cannot read checkpoint '{path}': {type(exc).__name__}: {exc}".strip()) from exc
-    for key in _WRAPPER_KEYS:
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-            break
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise CheckpointError(f"checkpoint '{path}' holds no state dict of tensors")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module.") :]: v for k, v in state.items()}
-    return state
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch.load and safetensors raise many types for damaged files
+        # Loader messages can run to a paragraph; the first line says what went wrong.
+        first_line = str(exc).strip().split("\n")[0][:200]
+        detail = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot read checkpoint (truncated or corrupt?): {detail}") from exc
+    return unwrap_state_dict(obj, str(path))
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> None:

@@ -64,6 +64,7 @@ class Runner:
         self.train_data = registry.build("dataset", recipe["data"]["train"])
         val_spec = recipe["data"]["val"]
         self.val_data = registry.build("dataset", val_spec) if val_spec else None
+        self._check_patches()
         self.model: nn.Module = registry.build("model", recipe["model"]).to(self.device)
         if run["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -71,6 +72,16 @@ class Runner:
         self.log = MetricsLog(self.out / "metrics.jsonl")
         self.summary: dict[str, Any] = {"stages": {}}
         self.global_step = 0
+
+    def _check_patches(self) -> None:
+        """Every training image must hold the largest patch of every stage (checked before training)."""
+        from restorefw.data import check_min_size
+
+        data = self.recipe["data"]
+        for index, spec in enumerate(self.recipe["stages"]):
+            task = self.registry.build("task", spec["task"]) if spec["task"] else self.task
+            patches = [p["patch_size"] for p in spec["phases"]] or [spec["patch_size"] or data["patch_size"]]
+            check_min_size(self.train_data, max(patches), task.scale)
 
     def checkpoint_metadata(self, stage: str, step: int) -> dict[str, Any]:
         """Metadata stored in every weights file: enough to rebuild the model."""
@@ -184,6 +195,7 @@ class Runner:
             with self.progress.stage(spec["name"], spec["steps"], start_step) as advance:
                 while step < spec["steps"]:
                     ctx.step = step
+                    ctx.generator = torch.Generator().manual_seed(batch_seed(self.seed, index, step) ^ 0x5DEECE66D)
                     logs = strategy.train_step(ctx, self.make_batch(index, step, ctx.task))
                     step += 1
                     self.global_step += 1
@@ -200,6 +212,10 @@ class Runner:
             raise RunInterrupted(f"interrupted in stage '{spec['name']}' at step {step}; "
                                  f"continue with: restorefw run --resume {self.out}") from None
         record = self.summary["stages"].setdefault(spec["name"], {})
+        if pairs:
+            extra = strategy.evaluate_extra(self.model, pairs, self.metrics, ctx)
+            if extra:
+                record["strategy_eval"] = extra
         record.update(steps=spec["steps"], time_s=time.perf_counter() - stage_start,
                       final_loss=sum(losses[-10:]) / max(1, len(losses[-10:])) if losses else None,
                       skipped_steps=ctx.skipped_steps)

@@ -47,6 +47,7 @@ class StepContext:
     nan_policy: str = "stop"
     scaler: Any = None
     generator: torch.Generator | None = None
+    """Per-step generator for strategies that draw their own randomness (a pure function of the step)."""
     skipped_steps: int = 0
 
     def autocast(self) -> Any:
@@ -120,3 +121,15 @@ class Strategy:
             loss, logs = self.compute_loss(ctx.model, batch, ctx)
         ctx.backward_and_step(loss)
         return {"loss": float(loss.detach()), **logs}
+
+    def evaluate_extra(self, model: nn.Module, pairs: list[Any], metrics: dict[str, Any],
+                       ctx: StepContext) -> dict[str, Any]:
+        """Strategy-specific evaluation at the end of a stage, stored in ``summary.json``.
+
+        Args:
+            model: the trained model.
+            pairs: validation :class:`~restorefw.engine.EvalPair` objects.
+            metrics: the recipe's metrics by name.
+            ctx: the stage context.
+        """
+        return {}

@@ -1,0 +1,18 @@
+"""restorefw_restormer: Restormer (Zamir et al., CVPR 2022) as a whole model and as
+encoder/decoder parts, with official-checkpoint import. Registered through the
+``restorefw`` entry-point group."""
+
+from restorefw_restormer._arch import Restormer, RestormerConfig, RestormerDecoder, RestormerEncoder
+from restorefw_restormer._convert import convert_to_safetensors, infer_config, load_restormer
+from restorefw_restormer._hooks import register_models
+
+__all__ = [
+    "Restormer",
+    "RestormerConfig",
+    "RestormerDecoder",
+    "RestormerEncoder",
+    "convert_to_safetensors",
+    "infer_config",
+    "load_restormer",
+    "register_models",
+]

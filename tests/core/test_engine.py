@@ -1,0 +1,155 @@
+"""End-to-end behaviour of the training loop on a tiny model (seconds, CPU)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from restorefw import RunError, resolve_recipe
+from restorefw.engine import Runner, Strategy, read_metadata
+
+TINY = """
+[run]
+name = "tiny"
+seed = 3
+device = "cpu"
+[data]
+train = { type = "skimage_samples", images = ["camera", "coffee"] }
+val = { type = "skimage_samples", images = ["chelsea"] }
+patch_size = 24
+batch_size = 2
+val_max_size = 40
+[task]
+type = "denoise"
+sigma = 25
+[model]
+type = "rescnn"
+channels = 8
+blocks = 1
+[[stages]]
+name = "a"
+steps = 6
+optimizer = { type = "adam", lr = 1e-2 }
+log_every = 2
+eval_every = 3
+save_every = 2
+[[stages]]
+name = "b"
+steps = 4
+freeze = ["head", "body"]
+scheduler = { type = "cosine" }
+[eval]
+samples = 1
+"""
+
+
+def run_tiny(registry, out: Path, text: str = TINY, resume: bool = False) -> dict:
+    recipe = resolve_recipe(tomllib.loads(text), registry)
+    return Runner(recipe, registry, out, quiet=True).run(resume=resume)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+def test_run_folder_contents(registry, tmp_path):
+    summary = run_tiny(registry, tmp_path / "r")
+    out = tmp_path / "r"
+    for name in ("recipe.resolved.toml", "metrics.jsonl", "summary.json", "checkpoints/last.safetensors",
+                 "checkpoints/a-6.safetensors", "checkpoints/b-4.safetensors", "samples/b_chelsea.png",
+                 "plots/loss.png", "plots/val_psnr.png"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["status"] == "complete" and saved["device"] == "cpu"
+    assert set(saved["stages"]) == {"a", "b"}
+    assert {"psnr", "ssim"} <= set(saved["stages"]["b"]["val"]) and "psnr" in saved["stages"]["b"]["input"]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"]) for r in records if "loss" in r] == [("a", 2), ("a", 4), ("a", 6),
+                                                                          ("b", 4)]
+    assert any("val_psnr" in r for r in records)
+    meta = read_metadata(out / "checkpoints/last.safetensors")
+    assert meta["model"]["type"] == "rescnn" and meta["stage"] == "b" and meta["step"] == 4
+    assert summary["stages"]["a"]["steps"] == 6
+
+
+def test_frozen_parts_do_not_change(registry, tmp_path):
+    run_tiny(registry, tmp_path / "r")
+    a, b = weights(tmp_path / "r/checkpoints/a-6.safetensors"), weights(tmp_path / "r/checkpoints/b-4.safetensors")
+    for key in a:
+        same = torch.equal(a[key], b[key])
+        assert same == key.startswith(("head.", "body.")), key
+
+
+def test_rerunning_resolved_recipe_gives_identical_weights(registry, tmp_path):
+    run_tiny(registry, tmp_path / "one")
+    resolved = (tmp_path / "one/recipe.resolved.toml").read_text()
+    run_tiny(registry, tmp_path / "two", resolved)
+    a, b = weights(tmp_path / "one/checkpoints/last.safetensors"), weights(tmp_path / "two/checkpoints/last.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("stop_at", [("a", 3), ("b", 1)])
+def test_interrupt_and_resume_is_exact(registry, tmp_path, monkeypatch, stop_at):
+    run_tiny(registry, tmp_path / "ref")
+    original = Strategy.train_step
+    calls = {"n": 0}
+
+    def interrupting(self, ctx, batch):
+        if (ctx.stage, ctx.step) == stop_at and calls["n"] == 0:
+            calls["n"] += 1
+            raise KeyboardInterrupt
+        return original(self, ctx, batch)
+
+    monkeypatch.setattr(Strategy, "train_step", interrupting)
+    from restorefw.engine import RunInterrupted
+
+    with pytest.raises(RunInterrupted, match="--resume"):
+        run_tiny(registry, tmp_path / "cut")
+    assert not (tmp_path / "cut/summary.json").exists()
+    text = (tmp_path / "cut/recipe.resolved.toml").read_text()
+    run_tiny(registry, tmp_path / "cut", text, resume=True)
+    ref, cut = weights(tmp_path / "ref/checkpoints/last.safetensors"), weights(tmp_path / "cut/checkpoints/last.safetensors")
+    assert all(torch.equal(ref[k], cut[k]) for k in ref)
+    steps = [(json.loads(l)["stage"], json.loads(l)["step"]) for l in (tmp_path / "cut/metrics.jsonl").read_text().splitlines()
+             if "loss" in json.loads(l)]
+    assert steps == [("a", 2), ("a", 4), ("a", 6), ("b", 4)]
+
+
+def test_nan_loss_stops_with_stage_and_step(registry, tmp_path, monkeypatch):
+    def nan_loss(self, model, batch, ctx):
+        return torch.tensor(float("nan"), requires_grad=True), {}
+
+    monkeypatch.setattr(Strategy, "compute_loss", nan_loss)
+    with pytest.raises(RunError, match="non-finite loss in stage 'a' at step 0"):
+        run_tiny(registry, tmp_path / "r")
+
+
+def test_nan_skip_policy_counts_skipped_steps(registry, tmp_path, monkeypatch):
+    def nan_loss(self, model, batch, ctx):
+        return torch.tensor(float("nan"), requires_grad=True), {}
+
+    monkeypatch.setattr(Strategy, "compute_loss", nan_loss)
+    text = TINY.replace('name = "a"', 'name = "a"\nnan_policy = "skip"').replace('name = "b"', 'name = "b"\nnan_policy = "skip"')
+    summary = run_tiny(registry, tmp_path / "r", text)
+    assert summary["stages"]["a"]["skipped_steps"] == 6
+
+
+def test_stage_loads_checkpoint_into_part(registry, tmp_path):
+    run_tiny(registry, tmp_path / "r")
+    source = tmp_path / "r/checkpoints/a-6.safetensors"
+    text = TINY.replace('freeze = ["head", "body"]', f'load = [{{ checkpoint = "{source}" }}]\nfreeze = ["head", "body"]')
+    run_tiny(registry, tmp_path / "s", text)
+    loaded, start = weights(source), weights(tmp_path / "s/checkpoints/b-4.safetensors")
+    assert torch.equal(loaded["head.weight"], start["head.weight"])
+
+
+def test_image_smaller_than_patch_is_a_clear_error(registry, tmp_path):
+    from restorefw import DataError
+
+    with pytest.raises(DataError, match="smaller than the training patch 4096"):
+        run_tiny(registry, tmp_path / "r", TINY.replace("patch_size = 24", "patch_size = 4096"))
