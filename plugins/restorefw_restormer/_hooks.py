@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
-from restorefw import CheckpointError, hookimpl
+from restorefw import hookimpl
 from restorefw.hookspecs import Register
 from restorefw_restormer._arch import (
     Restormer,
@@ -39,13 +39,14 @@ def _decoder(**params: Any) -> RestormerDecoder:
 
 
 def infer_spec(state: dict[str, Tensor]) -> dict[str, Any] | None:
-    """Restormer config from an official (or restorefw) state dict; None if not a Restormer."""
-    if "patch_embed.proj.weight" not in state or "latent.0.attn.temperature" not in state:
+    """Restormer config from an official (or restorefw) state dict; None if not a Restormer.
+
+    Raises:
+        CheckpointError: the keys look like a Restormer but are inconsistent (names what is wrong).
+    """
+    if not any(k.startswith(("patch_embed.proj.", "latent.")) for k in state):
         return None
-    try:
-        return infer_config(state).model_dump()
-    except CheckpointError:
-        return None
+    return infer_config(state).model_dump()
 
 
 @hookimpl
