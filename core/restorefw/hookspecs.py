@@ -133,9 +133,18 @@ def register_datasets(register: Register) -> None:
 
 @hookspec
 def register_optimizers(register: Register) -> None:
-    """Register optimizers: ``factory(params, **config) -> torch.optim.Optimizer``."""
+    """Register optimizers.
+
+    The factory, called with the validated config, returns
+    ``make(params) -> torch.optim.Optimizer``.
+    """
 
 
 @hookspec
 def register_schedulers(register: Register) -> None:
-    """Register LR schedules: ``factory(optimizer, total_steps, **config) -> LRScheduler``."""
+    """Register learning-rate schedules.
+
+    The factory, called with the validated config, returns
+    ``make(optimizer, total_steps) -> torch.optim.lr_scheduler.LRScheduler``,
+    stepped once per optimizer step.
+    """

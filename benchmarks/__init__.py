@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks; each script prints one JSON document."""

@@ -1,0 +1,64 @@
+"""The docs stay true: every hook documented with its signature, every recipe in the docs validates."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from restorefw import hookspecs, load_recipe, resolve_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+
+
+def _signature(fn: object) -> str:
+    sig = inspect.signature(fn)  # type: ignore[arg-type]
+    params = ", ".join(f"{p.name}: {p.annotation}".replace("'", "") for p in sig.parameters.values())
+    return f"{fn.__name__}({params}) -> {sig.return_annotation}".replace("'", "")  # type: ignore[attr-defined]
+
+
+def test_every_hook_is_documented_with_its_signature():
+    text = (ROOT / "docs/hooks.md").read_text()
+    hooks = [fn for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")]
+    assert len(hooks) >= 11
+    for fn in hooks:
+        assert f"### `{_signature(fn)}`" in text, _signature(fn)
+    documented = set(re.findall(r"^### `(register_\w+)\(", text, flags=re.M))
+    assert documented == {fn.__name__ for fn in hooks}, "hooks.md documents hooks that do not exist"
+
+
+def _toml_blocks() -> list[tuple[str, str]]:
+    blocks = []
+    for path in DOCS:
+        for i, block in enumerate(re.findall(r"```toml\n(.*?)```", path.read_text(), flags=re.S)):
+            blocks.append((f"{path.name}[{i}]", block))
+    return blocks
+
+
+@pytest.mark.parametrize("name,block", [b for b in _toml_blocks() if "[[stages]]" in b[1]], ids=lambda v: v if
+                         isinstance(v, str) and "[" in v and "\n" not in v else "")
+def test_recipes_in_docs_validate(registry, name, block):
+    resolve_recipe(tomllib.loads(block), registry, source=name)
+
+
+def test_doc_snippets_parse_as_toml():
+    for name, block in _toml_blocks():
+        tomllib.loads(block)
+
+
+def test_every_recipe_file_validates(registry):
+    for path in sorted((ROOT / "recipes").glob("*.toml")):
+        resolve_recipe(load_recipe(path), registry, source=str(path))
+
+
+def test_readme_commands_match_ci():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci/run").read_text()
+    assert "python -m pytest -q" in readme and "python -m pytest -q" in ci
+    assert "restorefw run recipes/quickstart.toml" in readme
+    for link in re.findall(r"\]\(((?:docs/)?[\w./-]+\.md)\)", readme):
+        assert (ROOT / link).is_file(), link
