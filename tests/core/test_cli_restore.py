@@ -116,3 +116,30 @@ def test_convert_then_restore_official_style_checkpoint(tmp_path):
     torch.save(sd, bad)
     result = restorefw_cli("convert", str(bad), str(tmp_path / "bad.safetensors"))
     assert result.returncode == 2 and "output.weight" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_exits_130_and_resume_finishes(tmp_path, monkeypatch, capsys):
+    from restorefw.cli import cli
+    from restorefw.cli._common import run_cli
+    from restorefw.engine import Strategy
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(RECIPE.replace("steps = 2", "steps = 4"))
+    original = Strategy.train_step
+
+    def interrupt_at_2(self, ctx, batch):
+        if ctx.step == 2:
+            raise KeyboardInterrupt
+        return original(self, ctx, batch)
+
+    monkeypatch.setattr(Strategy, "train_step", interrupt_at_2)
+    monkeypatch.setattr(sys, "argv", ["restorefw", "run", str(recipe), "--out", str(tmp_path / "run"), "--quiet"])
+    with pytest.raises(SystemExit) as info:
+        run_cli(cli)
+    assert info.value.code == 130
+    assert "restorefw run --resume" in capsys.readouterr().err
+    assert (tmp_path / "run/checkpoints/s-2.safetensors").exists() and not (tmp_path / "run/summary.json").exists()
+    monkeypatch.setattr(Strategy, "train_step", original)
+    monkeypatch.setattr(sys, "argv", ["restorefw", "run", "--resume", str(tmp_path / "run"), "--quiet"])
+    run_cli(cli)
+    assert (tmp_path / "run/summary.json").exists()

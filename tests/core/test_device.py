@@ -1,0 +1,48 @@
+"""Device and precision selection; CUDA training paths run only where CUDA exists."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+import torch
+
+from restorefw import ConfigError, resolve_recipe
+from restorefw.engine import Runner, resolve_device, resolve_precision
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def test_auto_device_and_precision_on_this_machine():
+    device = resolve_device("auto")
+    assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert resolve_precision("fp32", device) == "fp32"
+
+
+def test_half_precision_on_cpu_is_a_config_error():
+    with pytest.raises(ConfigError, match="run.precision: precision 'bf16' needs a CUDA device"):
+        resolve_precision("bf16", torch.device("cpu"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_request_without_cuda_is_a_config_error():
+    with pytest.raises(ConfigError, match="run.device: device 'cuda' requested but CUDA is not available"):
+        resolve_device("cuda")
+
+
+def test_invalid_device_string():
+    with pytest.raises(ConfigError, match="invalid device 'gpu0'"):
+        resolve_device("gpu0")
+
+
+@cuda
+@pytest.mark.parametrize("precision,channels_last", [("bf16", True), ("fp16", False), ("fp32", True)])
+def test_training_on_cuda(registry, tmp_path, precision, channels_last):
+    from test_engine import TINY
+
+    text = TINY.replace('device = "cpu"', f'device = "cuda"\nprecision = "{precision}"\n'
+                        f"channels_last = {str(channels_last).lower()}")
+    summary = Runner(resolve_recipe(tomllib.loads(text), registry), registry, tmp_path / "r", quiet=True).run()
+    assert summary["device"].startswith("cuda") and summary["precision"] == precision
+    assert all(v == v for v in summary["stages"]["b"]["val"].values())
