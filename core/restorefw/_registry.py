@@ -154,9 +154,10 @@ class Registry:
         nested = component_fields(entry.schema)
         resolved_nested: dict[str, Any] = {}
         for fname, (fkind, container) in nested.items():
-            if fname not in params or params[fname] is None:
+            value = params.get(fname, _default_of(entry.schema, fname))
+            if value is None:
                 continue
-            value, fpath = params[fname], f"{path}.{fname}" if path else fname
+            fpath = f"{path}.{fname}" if path else fname
             try:
                 resolved_nested[fname] = self._resolve_container(fkind, container, value, fpath)
             except RecipeError as exc:
@@ -164,7 +165,9 @@ class Registry:
         try:
             config = entry.schema.model_validate(params)
         except ValidationError as exc:
-            problems.extend(p for p in validation_problems(exc, path) if not _inside(p[0], path, nested))
+            problems.extend(
+                p for p in validation_problems(exc, path) if not _inside(p[0], path, nested, params)
+            )
             config = None
         if problems:
             raise RecipeError(problems)
@@ -226,9 +229,17 @@ class Registry:
         return built
 
 
-def _inside(path: str, prefix: str, nested: dict[str, Any]) -> bool:
-    """Whether an error path points inside a nested component (validated separately)."""
+def _default_of(schema: type[BaseModel], name: str) -> Any:
+    """A field's default (``None`` when it is required or defaults to nothing)."""
+    field_info = schema.model_fields[name]
+    return None if field_info.is_required() else field_info.get_default(call_default_factory=True)
+
+
+def _inside(path: str, prefix: str, nested: dict[str, Any], params: dict[str, Any]) -> bool:
+    """Whether an error path points into a given nested component (validated separately)."""
     for fname in nested:
+        if fname not in params:
+            continue
         base = f"{prefix}.{fname}" if prefix else fname
         if path == base or path.startswith((base + ".", base + "[")):
             return True

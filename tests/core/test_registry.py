@@ -87,3 +87,47 @@ def test_module_level_create_uses_installed_plugins():
     metric = restorefw.create("metric", "psnr", crop_border=4, y_channel=True)
     assert metric.crop_border == 4 and metric.y_channel
     assert {e.name for e in restorefw.list_components("task")} >= {"sr", "denoise", "derain", "deblur"}
+
+
+def test_nested_component_defaults_are_resolved_and_built():
+    reg = make_registry()
+
+    class DefaultedConfig(StrictModel):
+        inner: ComponentField("loss") = "scaled"
+
+    reg.register("loss", "defaulted", lambda inner: ("defaulted", inner), schema=DefaultedConfig, plugin="d")
+    assert reg.resolve("loss", "defaulted") == {"type": "defaulted", "inner": {"type": "scaled", "factor": 1.0}}
+    assert reg.create("loss", "defaulted") == ("defaulted", ("scaled", 1.0))
+
+
+def test_missing_required_nested_component_is_a_recipe_error():
+    reg = make_registry()
+    with pytest.raises(RecipeError) as info:
+        reg.resolve("loss", {"type": "pair"}, "stages[0].loss")
+    assert info.value.problems == [("stages[0].loss.first", "Field required")]
+
+
+def test_plugin_datasets_can_be_paired():
+    import torch
+
+    from restorefw.data import sample_batch
+
+    class Pairs:
+        paired, scale, names = True, 2, ["a"]
+
+        def __len__(self) -> int:
+            return 1
+
+        def __getitem__(self, index: int):
+            gt = torch.arange(64.0).reshape(1, 8, 8) / 64
+            return gt[:, ::2, ::2], gt
+
+        def image_size(self, index: int):
+            return (8, 8)
+
+        def source(self, index: int) -> str:
+            return "pairs[0]"
+
+    lq, gt = sample_batch(Pairs(), 3, 4, torch.Generator().manual_seed(0), augment=False)
+    assert lq.shape == (3, 1, 2, 2) and gt.shape == (3, 1, 4, 4)
+    assert torch.equal(lq, gt[..., ::2, ::2])

@@ -90,12 +90,13 @@ def sample_batch(
     if patch_size < 1 or patch_size % scale:
         raise DataError(f"patch size {patch_size} is not a positive multiple of the scale {scale}")
     lq_size = patch_size // scale
-    columns: list[list[Tensor]] = [[], []] if isinstance(dataset, PairedFolder) else [[]]
+    paired = bool(getattr(dataset, "paired", False))
+    columns: list[list[Tensor]] = [[], []] if paired else [[]]
     for _ in range(batch_size):
         index = _draw(len(dataset), generator)
-        if isinstance(dataset, PairedFolder):
+        if paired:
             lq, gt = dataset[index]
-            top, left = _random_corner(lq, lq_size, generator, f"'{dataset.lq_files[index]}'")
+            top, left = _random_corner(lq, lq_size, generator, f"'{dataset.source(index)}'")
             crops = [
                 lq[..., top : top + lq_size, left : left + lq_size],
                 gt[..., top * scale : top * scale + patch_size, left * scale : left * scale + patch_size],
@@ -162,7 +163,7 @@ def eval_images(
     """
     if multiple < 1 or (max_size is not None and max_size < 1):
         raise DataError(f"expected max_size and multiple of at least 1, got {max_size}, {multiple}")
-    if not isinstance(dataset, PairedFolder):
+    if not getattr(dataset, "paired", False):
         return [
             center_crop(dataset[i], _fitted(dataset, i, max_size, multiple))
             for i in range(len(dataset))

@@ -1,0 +1,66 @@
+"""Conformance kit for plugin authors: fresh registries, test doubles and contract checks.
+
+Each ``check_*`` function builds a component through a registry (so its config
+schema is exercised exactly as a recipe would), asserts the contract its hook
+documents in :mod:`restorefw.hookspecs`, and returns the built component. A
+broken contract raises :class:`ContractError` (an ``AssertionError``) whose
+message starts with the component, e.g. ``degradation 'jpeg' (plugin 'jpeg'
+(restorefw-jpeg 0.1.0)): the same generator seed gave different outputs ...``.
+
+Typical plugin tests (pytest)::
+
+    import pytest
+    from restorefw.testing import check_degradation, check_task, registry_with
+
+    import restorefw_jpeg
+
+
+    @pytest.fixture(scope="module")
+    def registry():
+        # only the core's built-ins and this plugin: installed plugins cannot interfere
+        return registry_with(restorefw_jpeg)
+
+
+    def test_jpeg_degradation(registry):
+        check_degradation(registry, "jpeg", quality=(30, 90))
+
+
+    def test_dejpeg_task(registry):
+        check_task(registry, "dejpeg")
+
+Pass ``load_entrypoints=True`` to ``registry_with`` to add the installed plugins
+(e.g. a kernel plugin used by the basic plugin's ``blur`` degradation), or add
+:class:`FakePlugin` for lightweight stand-ins. A component parameter whose name
+clashes with a check option (``stochastic``, ``in_range``, ``input_shape``,
+``devices``, ``encoder_spec``) goes in a spec table: ``check_kernel(registry,
+{"type": "mine", "stochastic": 1})``. The checks run on the CPU, and on CUDA too
+when it is available (``devices=["cpu"]`` to opt out).
+"""
+
+from __future__ import annotations
+
+from restorefw.testing._build import ContractError, available_devices
+from restorefw.testing._data_checks import check_degradation, check_kernel, check_task
+from restorefw.testing._fakes import FakeDegradation, FakeKernel, FakeLoss, FakeMetric, FakeModel, FakePlugin
+from restorefw.testing._managers import plugin_manager, registry_with
+from restorefw.testing._model_checks import check_model
+from restorefw.testing._score_checks import check_loss, check_metric
+
+__all__ = [
+    "ContractError",
+    "FakeDegradation",
+    "FakeKernel",
+    "FakeLoss",
+    "FakeMetric",
+    "FakeModel",
+    "FakePlugin",
+    "available_devices",
+    "check_degradation",
+    "check_kernel",
+    "check_loss",
+    "check_metric",
+    "check_model",
+    "check_task",
+    "plugin_manager",
+    "registry_with",
+]
