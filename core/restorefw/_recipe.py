@@ -30,6 +30,7 @@ class RunSection(StrictModel):
     channels_last: bool = False
     compile: bool = False
     threads: int | None = Field(None, gt=0)
+    keep_last_n: int | None = Field(None, ge=1, description="intermediate checkpoints kept per stage")
 
 
 class DataSection(StrictModel):
@@ -71,6 +72,7 @@ class StageSection(StrictModel):
     freeze: list[str] = []
     load: list[LoadSpec] = []
     clip_grad_norm: float | None = Field(None, gt=0)
+    accumulate: int = Field(1, ge=1, description="micro-batches per optimizer step")
     nan_policy: Literal["stop", "skip"] = "stop"
     log_every: int = Field(10, gt=0)
     eval_every: int | None = Field(None, gt=0)

@@ -153,3 +153,66 @@ def test_image_smaller_than_patch_is_a_clear_error(registry, tmp_path):
 
     with pytest.raises(DataError, match="smaller than the training patch 4096"):
         run_tiny(registry, tmp_path / "r", TINY.replace("patch_size = 24", "patch_size = 4096"))
+
+
+def test_gradient_accumulation_matches_the_mean_loss():
+    from restorefw.engine import StepContext
+
+    def make():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+        return model, StepContext(model=model, loss_fn=None, optimizer=opt, scheduler=sched, task=None,
+                                  device=torch.device("cpu"), precision="fp32", stage="s")
+
+    x1, x2 = torch.randn(4, 3), torch.randn(4, 3)
+    model, ctx = make()
+    ctx.accumulate = 2
+    for micro, x in enumerate((x1, x2)):
+        ctx.micro = micro
+        ctx.backward_and_step(model(x).pow(2).mean())
+    ref, ref_ctx = make()
+    ref_ctx.backward_and_step((ref(x1).pow(2).mean() + ref(x2).pow(2).mean()) / 2)
+    assert torch.allclose(model.weight, ref.weight, atol=1e-7) and not torch.equal(model.weight, make()[0].weight)
+
+
+def test_keep_last_n_prunes_intermediate_checkpoints(registry, tmp_path):
+    text = TINY.replace('name = "tiny"', 'name = "tiny"\nkeep_last_n = 1').replace("save_every = 2", "save_every = 1")
+    run_tiny(registry, tmp_path / "r", text)
+    names = sorted(p.name for p in (tmp_path / "r/checkpoints").glob("a-*.safetensors"))
+    assert names == ["a-5.safetensors", "a-6.safetensors"]
+
+
+def test_auto_resume(tmp_path, monkeypatch):
+    import sys
+
+    from restorefw.cli import cli
+    from restorefw.cli._common import run_cli
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(TINY.replace("steps = 6", "steps = 3").replace("steps = 4", "steps = 2"))
+    original, calls = Strategy.train_step, {"n": 0}
+
+    def interrupt_once(self, ctx, batch):
+        if ctx.stage == "b" and calls["n"] == 0:
+            calls["n"] += 1
+            raise KeyboardInterrupt
+        return original(self, ctx, batch)
+
+    monkeypatch.setattr(Strategy, "train_step", interrupt_once)
+    argv = ["restorefw", "run", str(recipe), "--out", str(tmp_path / "run"), "--auto-resume", "--quiet"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as info:
+        run_cli(cli)
+    assert info.value.code == 130
+    run_cli(cli)
+    assert json.loads((tmp_path / "run/summary.json").read_text())["status"] == "complete"
+    run_cli(cli)
+    other = tmp_path / "other.toml"
+    other.write_text(TINY)
+    (tmp_path / "run/summary.json").unlink()
+    monkeypatch.setattr(sys, "argv", [*argv[:2], str(other), *argv[3:]])
+    with pytest.raises(SystemExit) as info:
+        run_cli(cli)
+    assert info.value.code == 2

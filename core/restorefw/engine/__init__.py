@@ -10,12 +10,17 @@ from restorefw.engine._checkpoint import (
     unwrap_state_dict,
 )
 from restorefw.engine._device import autocast, resolve_device, resolve_precision
+from restorefw.engine._distributed import DistInfo
 from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
-from restorefw.engine._runner import RunInterrupted, Runner, batch_seed
+from restorefw.engine._batches import BatchMaker, batch_seed
+from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
 __all__ = [
+    "STATE_FILE",
     "Batch",
+    "BatchMaker",
+    "DistInfo",
     "EvalPair",
     "RunInterrupted",
     "Runner",

@@ -14,15 +14,17 @@ from torch import nn
 from restorefw._errors import RunError
 from restorefw._recipe import dump_recipe
 from restorefw._registry import Registry
+from restorefw.engine._batches import BatchMaker
 from restorefw.engine._checkpoint import atomic_write, load_state, read_state_dict, save_state, save_weights
 from restorefw.engine._device import resolve_device, resolve_precision
+from restorefw.engine._distributed import init_distributed, reduce_mean, shutdown
 from restorefw.engine._evaluate import evaluate, make_eval_pairs
 from restorefw.engine._progress import Progress
 from restorefw.engine._runlog import MetricsLog, plot_metrics, save_sample
-from restorefw.engine._strategy import Batch, StepContext, Strategy
+from restorefw.engine._strategy import StepContext, Strategy
 from restorefw.models import load_into
 
-__all__ = ["RunInterrupted", "Runner"]
+__all__ = ["STATE_FILE", "RunInterrupted", "Runner"]
 
 STATE_FILE = "checkpoints/last.state.pt"
 
@@ -31,40 +33,35 @@ class RunInterrupted(RunError):
     """Ctrl-C during training; a resumable checkpoint was written."""
 
 
-def batch_seed(seed: int, stage_index: int, step: int) -> int:
-    """Seed of one training batch: batches depend only on (seed, stage, step), so resume is exact."""
-    return (seed * 1_000_003 + stage_index * 100_003 + step) % (2**63)
-
-
 class Runner:
-    """Runs a resolved recipe into a run folder.
+    """Runs a resolved recipe into a run folder (from rank 0 only under torchrun).
 
     Args:
         recipe: a recipe resolved by :func:`restorefw.resolve_recipe`.
         registry: the registry the recipe was resolved with.
         out_dir: the run folder.
-        quiet: no progress bar.
+        quiet: no progress output.
     """
 
     def __init__(self, recipe: dict[str, Any], registry: Registry, out_dir: str | Path, quiet: bool = False) -> None:
-        self.recipe = recipe
-        self.registry = registry
-        self.out = Path(out_dir)
-        self.progress = Progress(quiet=quiet)
+        self.recipe, self.registry, self.out = recipe, registry, Path(out_dir)
         run = recipe["run"]
         if run["threads"]:
             torch.set_num_threads(run["threads"])
         if run["deterministic"]:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        self.device = resolve_device(run["device"])
+        device = resolve_device(run["device"])
+        self.dist = init_distributed(device.type)
+        self.device = self.dist.device(device)
         self.precision = resolve_precision(run["precision"], self.device)
-        self.seed = run["seed"]
-        torch.manual_seed(self.seed)
+        self.progress = Progress(quiet=quiet or not self.dist.is_main)
+        torch.manual_seed(run["seed"])
         self.task = registry.build("task", recipe["task"])
-        self.train_data = registry.build("dataset", recipe["data"]["train"])
+        train = registry.build("dataset", recipe["data"]["train"])
+        self.batches = BatchMaker(recipe, registry, train, self.task, self.dist.rank)
+        self.batches.check_sizes()
         val_spec = recipe["data"]["val"]
         self.val_data = registry.build("dataset", val_spec) if val_spec else None
-        self._check_patches()
         self.model: nn.Module = registry.build("model", recipe["model"]).to(self.device)
         if run["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -72,16 +69,6 @@ class Runner:
         self.log = MetricsLog(self.out / "metrics.jsonl")
         self.summary: dict[str, Any] = {"stages": {}}
         self.global_step = 0
-
-    def _check_patches(self) -> None:
-        """Every training image must hold the largest patch of every stage (checked before training)."""
-        from restorefw.data import check_min_size
-
-        data = self.recipe["data"]
-        for index, spec in enumerate(self.recipe["stages"]):
-            task = self.registry.build("task", spec["task"]) if spec["task"] else self.task
-            patches = [p["patch_size"] for p in spec["phases"]] or [spec["patch_size"] or data["patch_size"]]
-            check_min_size(self.train_data, max(patches), task.scale)
 
     def checkpoint_metadata(self, stage: str, step: int) -> dict[str, Any]:
         """Metadata stored in every weights file: enough to rebuild the model."""
@@ -93,31 +80,36 @@ class Runner:
     def run(self, resume: bool = False) -> dict[str, Any]:
         """Train every stage, evaluate, and write the run folder; returns the summary."""
         start = time.perf_counter()
-        first_stage, first_step, state = 0, 0, None
-        if resume:
-            first_stage, first_step, state = self._load_resume_state()
-        else:
+        first_stage, first_step, state = self._load_resume_state() if resume else (0, 0, None)
+        if not resume and self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             text = dump_recipe(self.recipe)
             atomic_write(self.out / "recipe.resolved.toml", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-        pairs = make_eval_pairs(self.val_data, self.task, self.seed, self.recipe["data"]["val_max_size"]) \
-            if self.val_data is not None else []
-        for index in range(first_stage, len(self.recipe["stages"])):
-            self._run_stage(index, pairs, first_step if index == first_stage else 0,
-                            state if index == first_stage else None)
-        plot_metrics(self.log.read(), self.out / "plots")
-        self.summary.update(self._environment(), status="complete", wall_time_s=time.perf_counter() - start)
-        text = json.dumps(self.summary, indent=2, allow_nan=True)
-        atomic_write(self.out / "summary.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        pairs = []
+        if self.val_data is not None and self.dist.is_main:
+            pairs = make_eval_pairs(self.val_data, self.task, self.recipe["run"]["seed"],
+                                    self.recipe["data"]["val_max_size"])
+        try:
+            for index in range(first_stage, len(self.recipe["stages"])):
+                self._run_stage(index, pairs, first_step if index == first_stage else 0,
+                                state if index == first_stage else None)
+        finally:
+            shutdown(self.dist)
+        if self.dist.is_main:
+            plot_metrics(self.log.read(), self.out / "plots")
+            self.summary.update(self._environment(), status="complete", wall_time_s=time.perf_counter() - start)
+            text = json.dumps(self.summary, indent=2, allow_nan=True)
+            atomic_write(self.out / "summary.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         return self.summary
 
     def _environment(self) -> dict[str, Any]:
         from restorefw import __version__
 
         return {"name": self.recipe["run"]["name"], "device": str(self.device), "precision": self.precision,
+                "world_size": self.dist.world_size,
                 "versions": {"restorefw": __version__, "torch": torch.__version__, "python": platform.python_version()}}
 
-    def _load_resume_state(self) -> tuple[int, int, dict[str, Any]]:
+    def _load_resume_state(self) -> tuple[int, int, dict[str, Any] | None]:
         path = self.out / STATE_FILE
         if not path.exists():
             raise RunError(f"cannot resume '{self.out}': no {STATE_FILE} (the run never saved a checkpoint)")
@@ -126,21 +118,24 @@ class Runner:
         self.summary = state.get("summary", self.summary)
         self.global_step = state.get("global_step", 0)
         torch.set_rng_state(state["torch_rng"])
-        names = [s["name"] for s in self.recipe["stages"]]
-        self.log.truncate_after(state["stage"], state["step"], names)
+        if self.dist.is_main:
+            self.log.truncate_after(state["stage"], state["step"], [s["name"] for s in self.recipe["stages"]])
         if state["stage_complete"]:
             return state["stage_index"] + 1, 0, None
         return state["stage_index"], state["step"], state
 
-    def _prepare_stage(self, index: int, resuming: bool) -> tuple[StepContext, Strategy]:
+    def _prepare_stage(self, index: int, state: dict[str, Any] | None) -> tuple[StepContext, Strategy]:
         spec = self.recipe["stages"][index]
-        if not resuming:
+        if state is None:
             for load in spec["load"]:
-                load_into(self._unwrap(load["into"]), read_state_dict(load["checkpoint"]), load["checkpoint"],
-                          strict=load["strict"])
+                target = self.model.get_submodule(load["into"].rstrip(".")) if load["into"] else self.model
+                load_into(target, read_state_dict(load["checkpoint"]), load["checkpoint"], strict=load["strict"])
         for name, param in self.model.named_parameters():
             param.requires_grad_(not any(name == p or name.startswith(p.rstrip(".") + ".") for p in spec["freeze"]))
         strategy: Strategy = self.registry.build("strategy", spec["strategy"])
+        if self.dist.enabled and not strategy.supports_distributed:
+            raise RunError(f"strategy '{spec['strategy']['type']}' of stage '{spec['name']}' does not support "
+                           "torchrun/DDP; run it as a single process")
         strategy.prepare(self.model, spec["name"])
         self.model.to(self.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -149,60 +144,39 @@ class Runner:
         optimizer = self.registry.build("optimizer", spec["optimizer"])(params)
         scheduler = self.registry.build("scheduler", spec["scheduler"])(optimizer, spec["steps"])
         scaler = torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
-        task = self.registry.build("task", spec["task"]) if spec["task"] else self.task
-        model = torch.compile(self.model) if self.recipe["run"]["compile"] else self.model
+        model = self.dist.wrap(self.model, self.device)
+        model = torch.compile(model) if self.recipe["run"]["compile"] else model
         ctx = StepContext(model=model, loss_fn=self.registry.build("loss", spec["loss"]), optimizer=optimizer,
-                          scheduler=scheduler, task=task, device=self.device, precision=self.precision,
-                          stage=spec["name"], clip_grad_norm=spec["clip_grad_norm"], nan_policy=spec["nan_policy"],
-                          scaler=scaler)
+                          scheduler=scheduler, task=self.batches.tasks[index], device=self.device,
+                          precision=self.precision, stage=spec["name"], clip_grad_norm=spec["clip_grad_norm"],
+                          nan_policy=spec["nan_policy"], scaler=scaler, accumulate=spec["accumulate"])
+        if state is not None:
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            if scaler is not None and state.get("scaler"):
+                scaler.load_state_dict(state["scaler"])
         return ctx, strategy
-
-    def _unwrap(self, prefix: str) -> nn.Module:
-        return self.model.get_submodule(prefix.rstrip(".")) if prefix else self.model
-
-    def _batch_shape(self, spec: dict[str, Any], step: int) -> tuple[int, int]:
-        data = self.recipe["data"]
-        remaining = step
-        for phase in spec["phases"]:
-            if remaining < phase["steps"]:
-                return phase["batch_size"], phase["patch_size"]
-            remaining -= phase["steps"]
-        return spec["batch_size"] or data["batch_size"], spec["patch_size"] or data["patch_size"]
-
-    def make_batch(self, index: int, step: int, task: Any) -> Batch:
-        """The training batch of a step: a pure function of (seed, stage, step)."""
-        from restorefw.data import sample_batch
-
-        spec = self.recipe["stages"][index]
-        batch_size, patch = self._batch_shape(spec, step)
-        generator = torch.Generator().manual_seed(batch_seed(self.seed, index, step))
-        sampled = sample_batch(self.train_data, batch_size, patch, generator, augment=self.recipe["data"]["augment"])
-        lq, target = sampled if isinstance(sampled, tuple) else task.degradation(sampled, generator)
-        return Batch(lq.to(self.device, non_blocking=True), target.to(self.device, non_blocking=True))
 
     def _run_stage(self, index: int, pairs: list[Any], start_step: int, state: dict[str, Any] | None) -> None:
         spec = self.recipe["stages"][index]
-        ctx, strategy = self._prepare_stage(index, resuming=state is not None)
-        if state is not None:
-            ctx.optimizer.load_state_dict(state["optimizer"])
-            ctx.scheduler.load_state_dict(state["scheduler"])
-            if ctx.scaler is not None and state.get("scaler"):
-                ctx.scaler.load_state_dict(state["scaler"])
+        ctx, strategy = self._prepare_stage(index, state)
         stage_start, losses = time.perf_counter(), []
-        eval_every = spec["eval_every"] or spec["steps"]
-        step = start_step
+        eval_every, step = spec["eval_every"] or spec["steps"], start_step
         try:
             with self.progress.stage(spec["name"], spec["steps"], start_step) as advance:
                 while step < spec["steps"]:
                     ctx.step = step
-                    ctx.generator = torch.Generator().manual_seed(batch_seed(self.seed, index, step) ^ 0x5DEECE66D)
-                    logs = strategy.train_step(ctx, self.make_batch(index, step, ctx.task))
+                    for micro in range(spec["accumulate"]):
+                        ctx.micro = micro
+                        ctx.generator = self.batches.generator(index, step, micro, salt=0x5DEECE66D)
+                        logs = strategy.train_step(ctx, self.batches(index, step, micro, self.device))
                     step += 1
                     self.global_step += 1
                     losses.append(logs["loss"])
                     advance(logs["loss"])
                     if step % spec["log_every"] == 0 or step == spec["steps"]:
-                        self._log(spec["name"], step, {**logs, "lr": ctx.optimizer.param_groups[0]["lr"]})
+                        logs = reduce_mean({**logs, "lr": ctx.optimizer.param_groups[0]["lr"]}, self.dist, self.device)
+                        self._log(spec["name"], step, logs)
                     if pairs and (step % eval_every == 0 or step == spec["steps"]):
                         self._evaluate(spec["name"], step, pairs, final=step == spec["steps"])
                     if spec["save_every"] and step % spec["save_every"] == 0 and step < spec["steps"]:
@@ -216,35 +190,36 @@ class Runner:
             extra = strategy.evaluate_extra(self.model, pairs, self.metrics, ctx)
             if extra:
                 record["strategy_eval"] = extra
+        recent = losses[-10:]
         record.update(steps=spec["steps"], time_s=time.perf_counter() - stage_start,
-                      final_loss=sum(losses[-10:]) / max(1, len(losses[-10:])) if losses else None,
-                      skipped_steps=ctx.skipped_steps)
+                      final_loss=sum(recent) / len(recent) if recent else None, skipped_steps=ctx.skipped_steps)
         self._save(index, spec["steps"], ctx, complete=True)
 
     def _log(self, stage: str, step: int, values: dict[str, Any]) -> None:
-        self.log.write({"stage": stage, "step": step, "global_step": self.global_step, **values})
+        if self.dist.is_main:
+            self.log.write({"stage": stage, "step": step, "global_step": self.global_step, **values})
 
     def _evaluate(self, stage: str, step: int, pairs: list[Any], final: bool) -> None:
         ev = self.recipe["eval"]
         means, records, outputs = evaluate(self.model, pairs, self.metrics, self.device, self.precision,
                                            ev["tile"], ev["tile_overlap"])
-        self._log(stage, step, {f"val_{k}": v for k, v in means.items() if not k.startswith("input_")})
-        self.progress.note(stage, step, {k: v for k, v in means.items() if not k.startswith("input_")})
+        scores = {k: v for k, v in means.items() if not k.startswith("input_")}
+        self._log(stage, step, {f"val_{k}": v for k, v in scores.items()})
+        self.progress.note(stage, step, scores)
         if not final:
             return
         self.summary["stages"].setdefault(stage, {}).update(
-            val={k: v for k, v in means.items() if not k.startswith("input_")},
-            input={k[len("input_"):]: v for k, v in means.items() if k.startswith("input_")},
+            val=scores, input={k[len("input_"):]: v for k, v in means.items() if k.startswith("input_")},
             per_image=records,
         )
         for pair, restored in list(zip(pairs, outputs, strict=True))[: ev["samples"]]:
             save_sample(self.out / "samples" / f"{stage}_{pair.name}.png", pair.baseline, restored, pair.target)
 
     def _save(self, index: int, step: int, ctx: StepContext, complete: bool) -> None:
+        if not self.dist.is_main:
+            return
         name = self.recipe["stages"][index]["name"]
-        weights = self.model.state_dict()
-        meta = self.checkpoint_metadata(name, step)
-        ckpt = self.out / "checkpoints"
+        weights, meta, ckpt = self.model.state_dict(), self.checkpoint_metadata(name, step), self.out / "checkpoints"
         save_weights(ckpt / f"{name}-{step}.safetensors", weights, meta)
         save_state(self.out / STATE_FILE, {
             "stage_index": index, "stage": name, "step": step, "stage_complete": complete,
@@ -253,3 +228,15 @@ class Runner:
             "torch_rng": torch.get_rng_state(), "summary": self.summary,
         })
         save_weights(ckpt / "last.safetensors", weights, meta)
+        self._prune(name, step)
+
+    def _prune(self, stage: str, newest: int) -> None:
+        """Keep the newest ``keep_last_n`` intermediate checkpoints of a stage (stage-final ones always stay)."""
+        keep = self.recipe["run"]["keep_last_n"]
+        if not keep:
+            return
+        final = self.recipe["stages"][[s["name"] for s in self.recipe["stages"]].index(stage)]["steps"]
+        steps = sorted(int(p.stem.rsplit("-", 1)[1]) for p in (self.out / "checkpoints").glob(f"{stage}-*.safetensors")
+                       if p.stem.rsplit("-", 1)[1].isdigit())
+        for old in [s for s in steps if s != final][:-keep]:
+            (self.out / "checkpoints" / f"{stage}-{old}.safetensors").unlink(missing_ok=True)

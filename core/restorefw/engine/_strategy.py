@@ -49,6 +49,10 @@ class StepContext:
     generator: torch.Generator | None = None
     """Per-step generator for strategies that draw their own randomness (a pure function of the step)."""
     skipped_steps: int = 0
+    accumulate: int = 1
+    """Micro-batches per optimizer step (gradient accumulation)."""
+    micro: int = 0
+    """Index of the current micro-batch within the optimizer step."""
 
     def autocast(self) -> Any:
         """Autocast for this stage's precision."""
@@ -60,19 +64,26 @@ class StepContext:
             yield from group["params"]
 
     def backward_and_step(self, loss: Tensor) -> bool:
-        """Backward, clip, step optimizer and scheduler; False if the step was skipped.
+        """Backward; on the last micro-batch also clip and step optimizer and scheduler.
 
-        A non-finite loss or gradient stops the run with :class:`RunError`
-        naming stage and step, or skips the step when ``nan_policy='skip'``.
+        Returns False if the step was skipped. A non-finite loss or gradient
+        stops the run with :class:`RunError` naming stage and step, or skips the
+        step when ``nan_policy='skip'``.
         """
+        from restorefw.engine._distributed import no_sync
+
         if not math.isfinite(loss.item()):
             return self._non_finite("loss")
-        self.optimizer.zero_grad(set_to_none=True)
+        if self.micro == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+        last = self.micro == self.accumulate - 1
+        scaled = loss / self.accumulate
+        with no_sync(self.model, skip=not last):
+            (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+        if not last:
+            return True
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
-        else:
-            loss.backward()
         params = [p for p in self.trainable() if p.grad is not None]
         if self.clip_grad_norm:
             norm = torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
@@ -106,6 +117,8 @@ class Strategy:
 
     #: Whether the stage needs a loss component from the recipe.
     uses_loss: bool = True
+    #: Whether the strategy runs under torchrun/DDP (it must do its forward through ``ctx.model``).
+    supports_distributed: bool = True
 
     def prepare(self, model: nn.Module, stage: str) -> None:
         """Called once before a stage starts (freeze parts, add heads, ...)."""

@@ -1,0 +1,58 @@
+"""Training batches as pure functions of (seed, rank, stage, step, micro-batch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from restorefw._registry import Registry
+from restorefw.engine._strategy import Batch
+
+__all__ = ["BatchMaker", "batch_seed"]
+
+
+def batch_seed(seed: int, stage_index: int, step: int, micro: int = 0, rank: int = 0) -> int:
+    """Seed of one training batch; resume is exact because nothing else feeds the sampler."""
+    return (seed * 1_000_003 + rank * 7_919_000_003 + stage_index * 100_003 + step * 16 + micro) % (2**63)
+
+
+class BatchMaker:
+    """Samples and degrades the training batches of every stage of a recipe."""
+
+    def __init__(self, recipe: dict[str, Any], registry: Registry, dataset: Any, default_task: Any,
+                 rank: int = 0) -> None:
+        self.recipe, self.dataset, self.rank = recipe, dataset, rank
+        self.seed = recipe["run"]["seed"]
+        self.tasks = [registry.build("task", s["task"]) if s["task"] else default_task for s in recipe["stages"]]
+
+    def shape(self, index: int, step: int) -> tuple[int, int]:
+        """(batch size, patch size) of a step, following the stage's progressive phases."""
+        spec, data = self.recipe["stages"][index], self.recipe["data"]
+        remaining = step
+        for phase in spec["phases"]:
+            if remaining < phase["steps"]:
+                return phase["batch_size"], phase["patch_size"]
+            remaining -= phase["steps"]
+        return spec["batch_size"] or data["batch_size"], spec["patch_size"] or data["patch_size"]
+
+    def check_sizes(self) -> None:
+        """Every training image must hold the largest patch of every stage."""
+        from restorefw.data import check_min_size
+
+        for index, spec in enumerate(self.recipe["stages"]):
+            patches = [p["patch_size"] for p in spec["phases"]] or [self.shape(index, 0)[1]]
+            check_min_size(self.dataset, max(patches), self.tasks[index].scale)
+
+    def generator(self, index: int, step: int, micro: int = 0, salt: int = 0) -> torch.Generator:
+        """The generator of one (micro-)step; ``salt`` separates independent streams."""
+        return torch.Generator().manual_seed(batch_seed(self.seed, index, step, micro, self.rank) ^ salt)
+
+    def __call__(self, index: int, step: int, micro: int, device: torch.device) -> Batch:
+        from restorefw.data import sample_batch
+
+        batch_size, patch = self.shape(index, step)
+        generator = self.generator(index, step, micro)
+        sampled = sample_batch(self.dataset, batch_size, patch, generator, augment=self.recipe["data"]["augment"])
+        lq, target = sampled if isinstance(sampled, tuple) else self.tasks[index].degradation(sampled, generator)
+        return Batch(lq.to(device, non_blocking=True), target.to(device, non_blocking=True))
