@@ -28,5 +28,8 @@ for command in (run, validate, plugins, list_cmd, schema, restore, convert, new_
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (tunes glibc malloc first: see ``restorefw._malloc``)."""
+    from restorefw._malloc import tune_malloc
+
+    tune_malloc()
     run_cli(cli)
