@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
 @pytest.mark.slow
-def test_quick_suite_reports_ratios(capsys):
+def test_quick_suite_reports_ratios(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     from benchmarks.run import main
 
     report = main(["--quick", "--only", "data_pipeline,restormer_train_step", "--threads", "1"])

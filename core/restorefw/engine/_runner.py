@@ -62,6 +62,7 @@ class Runner:
         self.batches.check_sizes()
         val_spec = recipe["data"]["val"]
         self.val_data = registry.build("dataset", val_spec) if val_spec else None
+        self.model_spec: dict[str, Any] = recipe["model"]
         self.model: nn.Module = registry.build("model", recipe["model"]).to(self.device)
         if run["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -74,7 +75,7 @@ class Runner:
         """Metadata stored in every weights file: enough to rebuild the model."""
         from restorefw import __version__
 
-        return {"restorefw": __version__, "model": self.recipe["model"], "task": self.recipe["task"],
+        return {"restorefw": __version__, "model": self.model_spec, "task": self.recipe["task"],
                 "stage": stage, "step": step}
 
     def run(self, resume: bool = False) -> dict[str, Any]:
@@ -114,6 +115,9 @@ class Runner:
         if not path.exists():
             raise RunError(f"cannot resume '{self.out}': no {STATE_FILE} (the run never saved a checkpoint)")
         state = load_state(path)
+        if state.get("model_spec", self.model_spec) != self.model_spec:
+            spec = {k: v for k, v in state["model_spec"].items() if k != "checkpoint"}
+            self.model, self.model_spec = self.registry.build("model", spec).to(self.device), state["model_spec"]
         self.model.load_state_dict(state["model"])
         self.summary = state.get("summary", self.summary)
         self.global_step = state.get("global_step", 0)
@@ -137,6 +141,7 @@ class Runner:
             raise RunError(f"strategy '{spec['strategy']['type']}' of stage '{spec['name']}' does not support "
                            "torchrun/DDP; run it as a single process")
         strategy.prepare(self.model, spec["name"])
+        self.model_spec = strategy.model_spec(self.model_spec)
         self.model.to(self.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
@@ -223,7 +228,8 @@ class Runner:
         save_weights(ckpt / f"{name}-{step}.safetensors", weights, meta)
         save_state(self.out / STATE_FILE, {
             "stage_index": index, "stage": name, "step": step, "stage_complete": complete,
-            "global_step": self.global_step, "model": weights, "optimizer": ctx.optimizer.state_dict(),
+            "global_step": self.global_step, "model": weights, "model_spec": self.model_spec,
+            "optimizer": ctx.optimizer.state_dict(),
             "scheduler": ctx.scheduler.state_dict(), "scaler": ctx.scaler.state_dict() if ctx.scaler else {},
             "torch_rng": torch.get_rng_state(), "summary": self.summary,
         })

@@ -123,6 +123,13 @@ class Strategy:
     def prepare(self, model: nn.Module, stage: str) -> None:
         """Called once before a stage starts (freeze parts, add heads, ...)."""
 
+    def model_spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The model spec after :meth:`prepare` (a strategy that prunes or grows the model says how).
+
+        It is stored in checkpoint metadata, so ``restorefw restore`` rebuilds the model as it is now.
+        """
+        return spec
+
     def compute_loss(self, model: nn.Module, batch: Batch, ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
         """The loss of one batch and extra values to log."""
         pred = model(batch.lq)
