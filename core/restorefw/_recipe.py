@@ -66,10 +66,12 @@ class StageSection(StrictModel):
     optimizer: ComponentField("optimizer") = "adam"
     scheduler: ComponentField("scheduler") = "constant"
     task: ComponentField("task") | None = None
+    train: ComponentField("dataset") | None = None
     patch_size: int | None = Field(None, gt=0)
     batch_size: int | None = Field(None, gt=0)
     phases: list[Phase] = []
     freeze: list[str] = []
+    reinit: list[str] = []
     load: list[LoadSpec] = []
     clip_grad_norm: float | None = Field(None, gt=0)
     accumulate: int = Field(1, ge=1, description="micro-batches per optimizer step")
@@ -183,7 +185,7 @@ def resolve_recipe(data: dict[str, Any], registry: Registry, source: str = "") -
     targets += [(k, "dataset", resolved["data"]) for k in ("train", "val") if resolved["data"][k] is not None]
     for i, stage in enumerate(resolved["stages"]):
         for key, kind in (("strategy", "strategy"), ("loss", "loss"), ("optimizer", "optimizer"),
-                          ("scheduler", "scheduler"), ("task", "task")):
+                          ("scheduler", "scheduler"), ("task", "task"), ("train", "dataset")):
             if stage[key] is not None:
                 targets.append((key, kind, stage, f"stages[{i}].{key}"))
     for target in targets:

@@ -216,3 +216,18 @@ def test_auto_resume(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as info:
         run_cli(cli)
     assert info.value.code == 2
+
+
+def test_stage_with_its_own_data_and_reinitialised_part(registry, tmp_path):
+    from restorefw.engine import BatchMaker
+
+    text = TINY.replace('freeze = ["head", "body"]',
+                        'freeze = ["body"]\nreinit = ["head"]\ntrain = { type = "skimage_samples", images = ["rocket"] }')
+    recipe = resolve_recipe(tomllib.loads(text), registry)
+    assert recipe["stages"][1]["train"] == {"type": "skimage_samples", "images": ["rocket"]}
+    maker = BatchMaker(recipe, registry, registry.build("dataset", recipe["data"]["train"]), None)
+    assert [d.names for d in maker.datasets] == [["camera", "coffee"], ["rocket"]]
+    run_tiny(registry, tmp_path / "r", text)
+    a, b = weights(tmp_path / "r/checkpoints/a-6.safetensors"), weights(tmp_path / "r/checkpoints/b-4.safetensors")
+    assert torch.equal(a["body.0.body.0.weight"], b["body.0.body.0.weight"])
+    assert not torch.equal(a["head.weight"], b["head.weight"])

@@ -18,13 +18,14 @@ def batch_seed(seed: int, stage_index: int, step: int, micro: int = 0, rank: int
 
 
 class BatchMaker:
-    """Samples and degrades the training batches of every stage of a recipe."""
+    """Samples and degrades the training batches of every stage (a stage may bring its own ``train`` data)."""
 
     def __init__(self, recipe: dict[str, Any], registry: Registry, dataset: Any, default_task: Any,
                  rank: int = 0) -> None:
-        self.recipe, self.dataset, self.rank = recipe, dataset, rank
+        self.recipe, self.rank = recipe, rank
         self.seed = recipe["run"]["seed"]
         self.tasks = [registry.build("task", s["task"]) if s["task"] else default_task for s in recipe["stages"]]
+        self.datasets = [registry.build("dataset", s["train"]) if s["train"] else dataset for s in recipe["stages"]]
 
     def shape(self, index: int, step: int) -> tuple[int, int]:
         """(batch size, patch size) of a step, following the stage's progressive phases."""
@@ -42,7 +43,7 @@ class BatchMaker:
 
         for index, spec in enumerate(self.recipe["stages"]):
             patches = [p["patch_size"] for p in spec["phases"]] or [self.shape(index, 0)[1]]
-            check_min_size(self.dataset, max(patches), self.tasks[index].scale)
+            check_min_size(self.datasets[index], max(patches), self.tasks[index].scale)
 
     def generator(self, index: int, step: int, micro: int = 0, salt: int = 0) -> torch.Generator:
         """The generator of one (micro-)step; ``salt`` separates independent streams."""
@@ -53,6 +54,7 @@ class BatchMaker:
 
         batch_size, patch = self.shape(index, step)
         generator = self.generator(index, step, micro)
-        sampled = sample_batch(self.dataset, batch_size, patch, generator, augment=self.recipe["data"]["augment"])
+        sampled = sample_batch(self.datasets[index], batch_size, patch, generator,
+                               augment=self.recipe["data"]["augment"])
         lq, target = sampled if isinstance(sampled, tuple) else self.tasks[index].degradation(sampled, generator)
         return Batch(lq.to(device, non_blocking=True), target.to(device, non_blocking=True))

@@ -33,6 +33,14 @@ class RunInterrupted(RunError):
     """Ctrl-C during training; a resumable checkpoint was written."""
 
 
+def _reinit(module: nn.Module) -> None:
+    """Fresh initialisation of every submodule that defines ``reset_parameters`` (conv, linear, norms)."""
+    for sub in module.modules():
+        reset = getattr(sub, "reset_parameters", None)
+        if callable(reset):
+            reset()
+
+
 class Runner:
     """Runs a resolved recipe into a run folder (from rank 0 only under torchrun).
 
@@ -131,6 +139,8 @@ class Runner:
     def _prepare_stage(self, index: int, state: dict[str, Any] | None) -> tuple[StepContext, Strategy]:
         spec = self.recipe["stages"][index]
         if state is None:
+            for prefix in spec["reinit"]:
+                _reinit(self.model.get_submodule(prefix.rstrip(".")) if prefix else self.model)
             for load in spec["load"]:
                 target = self.model.get_submodule(load["into"].rstrip(".")) if load["into"] else self.model
                 load_into(target, read_state_dict(load["checkpoint"]), load["checkpoint"], strict=load["strict"])
