@@ -217,7 +217,13 @@ class Registry:
                 params[fname] = self.build(fkind, value)
         try:
             built = entry.factory(**params)
-        except (ConfigError, RegistryError):
+        except ConfigError as exc:
+            names = [f"{f} = '{resolved[f]['type']}'" for f in component_fields(entry.schema)
+                     if isinstance(resolved.get(f), dict)]
+            if not names:
+                raise
+            raise ConfigError(f"{exc.message} ({', '.join(names)})", exc.path) from exc
+        except RegistryError:
             raise
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{kind} '{entry.name}' from {entry.origin} rejected its parameters: {exc}") from exc

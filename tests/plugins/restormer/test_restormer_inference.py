@@ -73,7 +73,8 @@ def test_composed_encoder_decoder_equals_whole(model):
 def test_incompatible_parts_error_names_both():
     spec = {"type": "encoder_decoder", "encoder": {"type": "restormer.encoder", **TINY},
             "decoder": {"type": "restormer.decoder", **{**TINY, "dim": 16}}}
-    with pytest.raises(restorefw.ConfigError, match=r"RestormerEncoder.*\[8, 16, 32, 64\].*RestormerDecoder.*\[16, 32"):
+    with pytest.raises(restorefw.ConfigError, match=r"RestormerEncoder.*\[8, 16, 32, 64\].*RestormerDecoder.*\[16, 32"
+                       r".*encoder = 'restormer.encoder', decoder = 'restormer.decoder'"):
         restorefw.create("model", spec)
 
 
