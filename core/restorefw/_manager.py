@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -21,12 +21,16 @@ from restorefw._errors import PluginError, RegistryError
 from restorefw._registry import Entry, Registry
 from restorefw._schema import schema_from_signature
 
+if TYPE_CHECKING:
+    from restorefw.ops import OpRegistry
+
 __all__ = [
     "API_VERSION",
     "HOOK_KINDS",
     "PluginFailure",
     "PluginInfo",
     "PluginManager",
+    "build_op_registry",
     "build_registry",
     "get_plugin_manager",
 ]
@@ -47,7 +51,9 @@ HOOK_KINDS: dict[str, str] = {
     "register_strategies": "strategy",
     "register_tasks": "task",
 }
-"""Hook name → component kind (heads/tails take theirs from ``tags['part']``)."""
+"""Hook name → component kind (heads/tails take theirs from ``tags['part']``).
+
+``register_ops`` is not here: ops are no components; :func:`build_op_registry` collects them."""
 
 _CORE = "restorefw._builtins"
 
@@ -169,6 +175,32 @@ def build_registry(pm: PluginManager) -> Registry:
                 pm.fail(info.name, info.distribution, info.version, f"{hook_name}: {exc}")
             except Exception as exc:  # noqa: BLE001 - a broken hook must not break the others
                 pm.fail(info.name, info.distribution, info.version, f"{hook_name} raised {type(exc).__name__}: {exc}")
+    return registry
+
+
+def build_op_registry(pm: PluginManager) -> OpRegistry:
+    """Collect the core's ops and every plugin's ``register_ops``, one plugin at a time.
+
+    A plugin whose hook raises, or whose overrides have no reference, is recorded as a failure.
+    """
+    from restorefw.ops import OpRegistry
+    from restorefw.ops._layernorm import register_core_ops
+
+    registry = OpRegistry()
+    register_core_ops(registry.register_for("core", "restorefw", _version("restorefw")))
+    for impl in pm.hook.register_ops.get_hookimpls():
+        info = pm.info.get(impl.plugin_name)
+        if info is None:
+            continue
+        try:
+            impl.function(register=registry.register_for(info.name, info.distribution, info.version))
+        except (RegistryError, PluginError) as exc:
+            pm.fail(info.name, info.distribution, info.version, f"register_ops: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a broken hook must not break the others
+            pm.fail(info.name, info.distribution, info.version, f"register_ops raised {type(exc).__name__}: {exc}")
+    for orphan in registry.orphans():
+        pm.fail(orphan.plugin, orphan.distribution, orphan.version,
+                f"register_ops: override '{orphan.name}' of op '{orphan.op}', which no plugin gives a reference for")
     return registry
 
 

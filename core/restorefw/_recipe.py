@@ -31,6 +31,8 @@ class RunSection(StrictModel):
     compile: bool = False
     threads: int | None = Field(None, gt=0)
     keep_last_n: int | None = Field(None, ge=1, description="intermediate checkpoints kept per stage")
+    ops: str | None = Field(None, description="compute-kernel choice: 'auto', 'reference' or op=implementation "
+                            "pins (RESTOREFW_OPS syntax); unset = RESTOREFW_OPS")
 
 
 class DataSection(StrictModel):
@@ -195,11 +197,24 @@ def resolve_recipe(data: dict[str, Any], registry: Registry, source: str = "") -
             parent[key] = registry.resolve(kind, parent[key], path)
         except RecipeError as exc:
             problems.extend(exc.problems)
+    if resolved["run"]["ops"] is not None:
+        problems.extend(_check_ops(resolved["run"]["ops"]))
     if not problems:
         problems.extend(_resolve_metrics(resolved, registry))
     if problems:
         raise RecipeError(problems, source=source)
     return resolved
+
+
+def _check_ops(text: str) -> list[tuple[str, str]]:
+    """Syntax and names of a ``run.ops`` policy (the op registry loads torch, so only when set)."""
+    from restorefw.ops import OpsPolicy, default_op_registry
+
+    try:
+        default_op_registry().check_policy(OpsPolicy.parse(text, "run.ops"))
+    except RestorefwError as exc:
+        return [("run.ops", str(exc).removeprefix("run.ops: "))]
+    return []
 
 
 def _resolve_metrics(resolved: dict[str, Any], registry: Registry) -> list[tuple[str, str]]:

@@ -148,3 +148,16 @@ def register_schedulers(register: Register) -> None:
     ``make(optimizer, total_steps) -> torch.optim.lr_scheduler.LRScheduler``,
     stepped once per optimizer step.
     """
+
+
+@hookspec
+def register_ops(register: Register) -> None:
+    """Register compute kernels: named ops, resolved once when a model is built.
+
+    Call ``register(op_name, restorefw.ops.Reference(fn, samples))`` once per op: ``fn``
+    is the ground truth in plain torch (every device and dtype, differentiable) and
+    ``samples(generator)`` yields representative calls for the conformance check. Call
+    ``register(op_name, restorefw.ops.Override(name, fn, devices=..., dtypes=...,
+    priority=..., available=...))`` for faster implementations, of this plugin's ops or
+    another's; each must pass :func:`restorefw.testing.check_op`. ``schema`` is not used.
+    """

@@ -8,6 +8,7 @@ from restorefw_basic._hooks import (
     register_losses,
     register_metrics,
     register_models,
+    register_ops,
     register_strategies,
     register_tasks,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "register_losses",
     "register_metrics",
     "register_models",
+    "register_ops",
     "register_strategies",
     "register_tasks",
 ]

@@ -9,6 +9,7 @@ from pydantic import Field
 from restorefw import StrictModel, hookimpl
 from restorefw.hookspecs import Register
 from restorefw_basic import _components as c
+from restorefw_basic._ops import register_basic_ops
 
 _LICENSE = "Apache-2.0"
 _BASICSR = "BasicSR metric conventions, https://github.com/XPixelGroup/BasicSR"
@@ -127,3 +128,8 @@ def _supervised() -> Any:
 @hookimpl
 def register_strategies(register: Register) -> None:
     register("supervised", _supervised, license=_LICENSE)
+
+
+@hookimpl
+def register_ops(register: Register) -> None:
+    register_basic_ops(register)

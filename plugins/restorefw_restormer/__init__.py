@@ -4,7 +4,7 @@ encoder/decoder parts, with official-checkpoint import. Registered through the
 
 from restorefw_restormer._arch import Restormer, RestormerConfig, RestormerDecoder, RestormerEncoder
 from restorefw_restormer._convert import convert_to_safetensors, infer_config, load_restormer
-from restorefw_restormer._hooks import register_models
+from restorefw_restormer._hooks import register_models, register_ops
 
 __all__ = [
     "Restormer",
@@ -15,4 +15,5 @@ __all__ = [
     "infer_config",
     "load_restormer",
     "register_models",
+    "register_ops",
 ]

@@ -16,15 +16,14 @@ move the very same submodules between the whole model and its parts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from torch import Tensor, nn
 
-from restorefw.nn import layer_norm_channels
+from restorefw.ops import OpsModule
 
 __all__ = [
     "Attention",
@@ -58,17 +57,20 @@ _DECODER_NAMES = (
 # ---------------------------------------------------------------------------- blocks
 
 
-class _NormBody(nn.Module):
+class _NormBody(OpsModule):
     """Parameters of :class:`LayerNorm`; the official checkpoints store them under ``body``."""
+
+    _layer_norm: Callable[..., Tensor]
 
     def __init__(self, dim: int, with_bias: bool) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.ones(dim))
         self.bias = nn.Parameter(torch.zeros(dim)) if with_bias else None
+        self.use_op("_layer_norm", "layernorm2d")
 
     def forward(self, x: Tensor) -> Tensor:
         # The bias-free variant also drops the mean subtraction, as in the official denoisers.
-        return layer_norm_channels(x, self.weight, self.bias, center=self.bias is not None)
+        return self._layer_norm(x, self.weight, self.bias, center=self.bias is not None)
 
 
 class LayerNorm(nn.Module):
@@ -82,8 +84,13 @@ class LayerNorm(nn.Module):
         return self.body(x)
 
 
-class FeedForward(nn.Module):
-    """Gated-Dconv Feed-Forward Network (GDFN): ``gelu(x1) * x2`` after a depthwise 3x3."""
+class FeedForward(OpsModule):
+    """Gated-Dconv Feed-Forward Network (GDFN): ``gelu(x1) * x2`` after a depthwise 3x3.
+
+    The gate is the op ``restormer.gdfn_gate``.
+    """
+
+    _gate: Callable[[Tensor], Tensor]
 
     def __init__(self, dim: int, ffn_expansion_factor: float, bias: bool) -> None:
         super().__init__()
@@ -91,18 +98,21 @@ class FeedForward(nn.Module):
         self.project_in = nn.Conv2d(dim, hidden * 2, 1, bias=bias)
         self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2, bias=bias)
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=bias)
+        self.use_op("_gate", "restormer.gdfn_gate")
 
     def forward(self, x: Tensor) -> Tensor:
-        x1, x2 = self.dwconv(self.project_in(x)).chunk(2, dim=1)
-        return self.project_out(F.gelu(x1) * x2)
+        return self.project_out(self._gate(self.dwconv(self.project_in(x))))
 
 
-class Attention(nn.Module):
+class Attention(OpsModule):
     """Multi-Dconv head Transposed Attention (MDTA).
 
     Attention runs across channels (a ``C/heads`` square map per head), so the cost is
-    linear in the number of pixels.
+    linear in the number of pixels. The attention itself is the op ``restormer.mdta``
+    (see ``restorefw_restormer._ops``), bound when the module is built or moved.
     """
+
+    _mdta: Callable[[Tensor, Tensor, int], Tensor]
 
     def __init__(self, dim: int, num_heads: int, bias: bool) -> None:
         super().__init__()
@@ -111,15 +121,10 @@ class Attention(nn.Module):
         self.qkv = nn.Conv2d(dim, dim * 3, 1, bias=bias)
         self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3, bias=bias)
         self.project_out = nn.Conv2d(dim, dim, 1, bias=bias)
+        self.use_op("_mdta", "restormer.mdta")
 
     def forward(self, x: Tensor) -> Tensor:
-        b, c, h, w = x.shape
-        qkv = self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1)
-        q, k, v = (t.reshape(b, self.num_heads, c // self.num_heads, h * w) for t in qkv)
-        # Unit-norm rows make q @ k^T a cosine similarity; the temperature sets its sharpness.
-        q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
-        attn = ((q @ k.transpose(-2, -1)) * self.temperature).softmax(dim=-1)
-        return self.project_out((attn @ v).reshape(b, c, h, w))
+        return self.project_out(self._mdta(self.qkv_dwconv(self.qkv(x)), self.temperature, self.num_heads))
 
 
 class TransformerBlock(nn.Module):

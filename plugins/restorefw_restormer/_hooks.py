@@ -18,6 +18,7 @@ from restorefw_restormer._arch import (
     build_restormer_encoder,
 )
 from restorefw_restormer._convert import infer_config
+from restorefw_restormer._ops import register_restormer_ops
 
 _LICENSE = "Apache-2.0 (clean-room code); official weights: Academic Public License"
 _PAPER = "Zamir et al., Restormer, CVPR 2022, arXiv:2111.09881"
@@ -57,3 +58,8 @@ def register_models(register: Register) -> None:
              tags={"part": "encoder"})
     register("restormer.decoder", _decoder, schema=RestormerConfig, license=_LICENSE, paper=_PAPER,
              tags={"part": "decoder"})
+
+
+@hookimpl
+def register_ops(register: Register) -> None:
+    register_restormer_ops(register)

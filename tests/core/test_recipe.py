@@ -133,3 +133,26 @@ def test_missing_recipe_file_is_exit_2(tmp_path, capsys):
         run_cli(cli)
     assert info.value.code == 2
     assert "recipe file not found" in capsys.readouterr().err
+
+
+def test_run_ops_policy_is_checked(registry):
+    data = tomllib.loads(MINIMAL)
+    data["run"] = {"ops": "layernorm2d=reference"}
+    assert resolve_recipe(data, registry)["run"]["ops"] == "layernorm2d=reference"
+    data["run"] = {"ops": "layernorm2d=nope"}
+    with pytest.raises(RecipeError) as info:
+        resolve_recipe(data, registry)
+    assert info.value.problems[0][0] == "run.ops" and "has no implementation 'nope'" in info.value.problems[0][1]
+
+
+def test_run_ops_reference_reaches_the_model(registry, tmp_path):
+    from restorefw.engine import Runner
+
+    text = MINIMAL.replace('type = "rescnn"', 'type = "restormer"\ndim = 8\nnum_blocks = [1, 1, 1, 1]\n'
+                           'heads = [1, 1, 2, 2]\nnum_refinement_blocks = 1')
+    data = tomllib.loads(text)
+    data["run"] = {"ops": "reference", "device": "cpu"}
+    runner = Runner(resolve_recipe(data, registry), registry, tmp_path / "r", quiet=True)
+    bound = {impl.name for module in runner.model.modules() if hasattr(module, "bound_ops")
+             for impl in module.bound_ops().values()}
+    assert bound == {"reference"}

@@ -8,6 +8,7 @@ from restorefw.cli._common import run_cli
 from restorefw.cli.convert import convert
 from restorefw.cli.list import list_cmd
 from restorefw.cli.new_plugin import new_plugin
+from restorefw.cli.ops import ops
 from restorefw.cli.plugins import plugins
 from restorefw.cli.restore import restore
 from restorefw.cli.run import run
@@ -23,7 +24,7 @@ def cli() -> None:
     """restorefw: train, evaluate and apply image-restoration models from TOML recipes."""
 
 
-for command in (run, validate, plugins, list_cmd, schema, restore, convert, new_plugin):
+for command in (run, validate, plugins, list_cmd, schema, restore, convert, new_plugin, ops):
     cli.add_command(command)
 
 

@@ -71,7 +71,10 @@ class Runner:
         val_spec = recipe["data"]["val"]
         self.val_data = registry.build("dataset", val_spec) if val_spec else None
         self.model_spec: dict[str, Any] = recipe["model"]
-        self.model: nn.Module = registry.build("model", recipe["model"]).to(self.device)
+        from restorefw.ops import use
+
+        with use(run["ops"]):
+            self.model: nn.Module = registry.build("model", recipe["model"]).to(self.device)
         if run["channels_last"]:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.metrics = {spec["type"]: registry.build("metric", spec) for spec in recipe["eval"]["metrics"]}

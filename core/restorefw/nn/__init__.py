@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from restorefw.nn._layers import LayerNorm2d, layer_norm_channels
+from restorefw.nn._layers import (
+    LayerNorm2d,
+    MeanShift,
+    ResBlock,
+    Upsampler,
+    default_conv,
+    layer_norm_channels,
+)
 
-__all__ = ["LayerNorm2d", "layer_norm_channels"]
+__all__ = ["LayerNorm2d", "MeanShift", "ResBlock", "Upsampler", "default_conv", "layer_norm_channels"]

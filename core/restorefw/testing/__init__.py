@@ -35,6 +35,9 @@ clashes with a check option (``stochastic``, ``in_range``, ``input_shape``,
 ``devices``, ``encoder_spec``) goes in a spec table: ``check_kernel(registry,
 {"type": "mine", "stochastic": 1})``. The checks run on the CPU, and on CUDA too
 when it is available (``devices=["cpu"]`` to opt out).
+
+Kernel plugins check each override of an op against the op's reference with
+``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from restorefw.testing._data_checks import check_degradation, check_kernel, chec
 from restorefw.testing._fakes import FakeDegradation, FakeKernel, FakeLoss, FakeMetric, FakeModel, FakePlugin
 from restorefw.testing._managers import plugin_manager, registry_with
 from restorefw.testing._model_checks import check_model
+from restorefw.testing._op_checks import check_op, op_registry_with
 from restorefw.testing._score_checks import check_loss, check_metric
 
 __all__ = [
@@ -60,7 +64,9 @@ __all__ = [
     "check_loss",
     "check_metric",
     "check_model",
+    "check_op",
     "check_task",
+    "op_registry_with",
     "plugin_manager",
     "registry_with",
 ]

@@ -1,0 +1,97 @@
+"""Restormer's ops: MDTA attention and the GDFN gate, references and CPU overrides.
+
+``restormer.mdta`` takes the depthwise-convolved ``qkv`` map ``(B, 3C, H, W)``, the
+per-head temperature ``(heads, 1, 1)`` and the head count, and returns the attended
+values ``(B, C, H, W)`` (before ``project_out``). ``restormer.gdfn_gate`` maps
+``(B, 2h, H, W)`` to ``gelu(x1) * x2`` of its two channel halves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from restorefw.hookspecs import Register
+from restorefw.ops import OpSample, Override, Reference
+
+__all__ = ["gdfn_gate", "gdfn_gate_inplace", "mdta", "mdta_scaled", "register_restormer_ops"]
+
+_CPU_DTYPES = (torch.float32, torch.float64, torch.bfloat16)
+
+
+def _heads(qkv: Tensor, num_heads: int) -> tuple[Tensor, Tensor, Tensor]:
+    b, c3, h, w = qkv.shape
+    q, k, v = (t.reshape(b, num_heads, c3 // 3 // num_heads, h * w) for t in qkv.chunk(3, dim=1))
+    return q, k, v
+
+
+def mdta(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
+    """Transposed attention across channels: ``softmax(q̂ k̂ᵀ · temperature) v`` per head."""
+    q, k, v = _heads(qkv, num_heads)
+    # Unit-norm rows make q @ k^T a cosine similarity; the temperature sets its sharpness.
+    q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+    attn = ((q @ k.transpose(-2, -1)) * temperature).softmax(dim=-1)
+    b, _, h, w = qkv.shape
+    return (attn @ v).reshape(b, -1, h, w)
+
+
+def mdta_scaled(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
+    """:func:`mdta` with the norms and temperature applied to the small score matrix.
+
+    Dividing the ``(C/heads)²`` scores by ``|q| |k|`` equals normalising q and k, without
+    two temporaries of the size of the image. Raw dot products over ``H·W`` pixels can
+    exceed float16's range, hence no float16 (and no CUDA, where autocast gives float16).
+    """
+    # Batched matmuls on the per-head views of a multi-image batch take a slow strided path;
+    # one copy each is cheaper (and free for a single image, whose views are contiguous).
+    q, k, v = (t.contiguous() for t in _heads(qkv, num_heads))
+    # F.normalize divides by max(norm, 1e-12); the same clamp keeps zero rows finite.
+    q_norm = torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(1e-12)
+    k_norm = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(1e-12)
+    scale = temperature / (q_norm * k_norm.transpose(-2, -1))
+    attn = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
+    b, _, h, w = qkv.shape
+    return (attn @ v).reshape(b, -1, h, w)
+
+
+def gdfn_gate(x: Tensor) -> Tensor:
+    """GDFN gating: ``gelu(x1) * x2`` of the two channel halves of ``x``."""
+    x1, x2 = x.chunk(2, dim=1)
+    return F.gelu(x1) * x2
+
+
+def gdfn_gate_inplace(x: Tensor) -> Tensor:
+    """:func:`gdfn_gate` multiplying into the GELU output when no gradient is needed."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return gdfn_gate(x)
+    x1, x2 = x.chunk(2, dim=1)
+    return F.gelu(x1).mul_(x2)
+
+
+def mdta_samples(generator: torch.Generator) -> Iterator[OpSample]:
+    """qkv maps of a few shapes and head counts, temperatures in [0.5, 2]."""
+    for batch, channels, heads, height, width in [(2, 4, 1, 5, 5), (1, 8, 2, 4, 6), (1, 12, 3, 3, 3)]:
+        qkv = torch.randn((batch, 3 * channels, height, width), generator=generator, dtype=torch.float64)
+        temperature = 0.5 + 1.5 * torch.rand((heads, 1, 1), generator=generator, dtype=torch.float64)
+        yield OpSample((qkv, temperature, heads))
+
+
+def gdfn_gate_samples(generator: torch.Generator) -> Iterator[OpSample]:
+    """Feature maps of a few shapes (an even channel count)."""
+    for shape in [(2, 6, 4, 5), (1, 10, 3, 7), (1, 2, 1, 1)]:
+        yield OpSample((2 * torch.randn(shape, generator=generator, dtype=torch.float64),))
+
+
+def register_restormer_ops(register: Register) -> None:
+    """Register the references and the CPU overrides."""
+    register("restormer.mdta", Reference(mdta, mdta_samples),
+             description="MDTA: per-head softmax(norm(q) norm(k)^T * temperature) v across channels")
+    register("restormer.mdta", Override("scaled", mdta_scaled, devices=("cpu",), dtypes=_CPU_DTYPES, priority=10),
+             description="norms and temperature folded into the (C/heads)² score matrix")
+    register("restormer.gdfn_gate", Reference(gdfn_gate, gdfn_gate_samples),
+             description="GDFN gate: gelu(x1) * x2 of the two channel halves")
+    register("restormer.gdfn_gate", Override("inplace", gdfn_gate_inplace, devices=("cpu", "cuda"), priority=10),
+             description="without autograd, multiplies into the GELU output (one temporary fewer)")

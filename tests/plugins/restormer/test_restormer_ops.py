@@ -1,0 +1,102 @@
+"""Restormer through the op registry: which implementations its blocks bind, and that they agree."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import torch
+
+import restorefw.ops as ops
+from restorefw.nn import layer_norm_channels
+from restorefw.ops import OpsModule
+from restorefw_restormer._arch import Restormer, RestormerConfig, build_restormer
+from restorefw_restormer._ops import gdfn_gate, mdta
+
+TINY = {"dim": 8, "num_blocks": [1, 1, 1, 1], "heads": [1, 1, 2, 2], "num_refinement_blocks": 1}
+FASTEST = {"layernorm2d": "channels_last", "restormer.mdta": "scaled", "restormer.gdfn_gate": "inplace"}
+
+
+def _build(policy: str | None = None, **kwargs: Any) -> Restormer:
+    torch.manual_seed(0)
+    with ops.use(policy):
+        model = build_restormer(RestormerConfig(**{**TINY, **kwargs}))
+    with torch.no_grad():  # non-trivial temperatures and norm parameters
+        for name, p in model.named_parameters():
+            if name.endswith("temperature"):
+                p.uniform_(0.5, 2.0)
+            elif ".norm" in name:
+                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
+    return model
+
+
+def _choices(model: torch.nn.Module) -> dict[str, set[str]]:
+    """``{op: {implementation, ...}}`` over every block of ``model``."""
+    found: dict[str, set[str]] = {}
+    for module in model.modules():
+        if isinstance(module, OpsModule):
+            for impl in module.bound_ops().values():
+                found.setdefault(impl.op, set()).add(impl.name)
+    return found
+
+
+def test_cpu_build_binds_the_fastest_overrides() -> None:
+    model = _build("auto")
+    assert _choices(model) == {op: {impl} for op, impl in FASTEST.items()}
+    block = model.encoder_level1[0]
+    assert block.norm1.body._layer_norm is not layer_norm_channels and block.attn._mdta is not mdta
+
+
+def test_reference_policy_binds_the_references() -> None:
+    model = _build("reference")
+    assert _choices(model) == {op: {"reference"} for op in FASTEST}
+    block = model.latent[0]
+    assert block.norm2.body._layer_norm is layer_norm_channels
+    assert block.attn._mdta is mdta and block.ffn._gate is gdfn_gate
+
+
+def test_environment_pins_one_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESTOREFW_OPS", "layernorm2d=reference,restormer.gdfn_gate=reference")
+    model = build_restormer(RestormerConfig(**TINY))
+    assert _choices(model) == {"layernorm2d": {"reference"}, "restormer.mdta": {"scaled"},
+                               "restormer.gdfn_gate": {"reference"}}
+
+
+@pytest.mark.parametrize("norm_type", ["WithBias", "BiasFree"])
+def test_fastest_overrides_match_the_reference(norm_type: str) -> None:
+    fast, ref = _build("auto", LayerNorm_type=norm_type), _build("reference", LayerNorm_type=norm_type)
+    assert all(torch.equal(a, b) for a, b in zip(fast.state_dict().values(), ref.state_dict().values(), strict=True))
+    x = torch.rand(2, 3, 32, 24)
+    with torch.no_grad():
+        assert (fast.eval()(x) - ref.eval()(x)).abs().max().item() <= 1e-5
+    # Training mode takes the autograd paths of the overrides: same loss, same gradients.
+    fast.train()(x).square().mean().backward()
+    ref.train()(x).square().mean().backward()
+    for (name, a), b in zip(fast.named_parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_whole_and_split_share_the_bound_ops() -> None:
+    model = _build("auto")
+    encoder, decoder = model.split()
+    assert encoder.latent[0].attn._mdta is model.latent[0].attn._mdta
+    assert _choices(decoder) == _choices(model)
+
+
+def test_moves_re_resolve_for_the_new_dtype() -> None:
+    model = _build("auto")
+    model.to(torch.float16)  # the scaled MDTA would overflow float16 scores: not chosen
+    assert _choices(model)["restormer.mdta"] == {"reference"}
+    assert _choices(model)["layernorm2d"] == {"channels_last"}
+    model.float()
+    assert _choices(model) == {op: {impl} for op, impl in FASTEST.items()}
+    assert _choices(copy.deepcopy(model)) == _choices(model)
+
+
+def test_meta_device_builds_bind_the_references() -> None:
+    with torch.device("meta"):
+        model = build_restormer(RestormerConfig(**TINY))
+    assert _choices(model) == {op: {"reference"} for op in FASTEST}
+    model = model.to_empty(device="cpu")
+    assert _choices(model) == {op: {impl} for op, impl in FASTEST.items()}
