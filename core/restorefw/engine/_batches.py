@@ -12,17 +12,22 @@ from restorefw.engine._strategy import Batch
 __all__ = ["BatchMaker", "batch_seed"]
 
 
-def batch_seed(seed: int, stage_index: int, step: int, micro: int = 0, rank: int = 0) -> int:
-    """Seed of one training batch; resume is exact because nothing else feeds the sampler."""
-    return (seed * 1_000_003 + rank * 7_919_000_003 + stage_index * 100_003 + step * 16 + micro) % (2**63)
+def batch_seed(seed: int, stage_index: int, step: int, micro: int = 0) -> int:
+    """Seed of one (global) training batch; resume is exact because nothing else feeds the sampler."""
+    return (seed * 1_000_003 + stage_index * 100_003 + step * 16 + micro) % (2**63)
 
 
 class BatchMaker:
-    """Samples and degrades the training batches of every stage (a stage may bring its own ``train`` data)."""
+    """Samples and degrades the training batches of every stage (a stage may bring its own ``train`` data).
+
+    Under torchrun every rank draws the same global batch of ``batch_size × world_size`` images and
+    keeps its own slice, so N processes with batch b train on exactly what one process with batch N·b
+    would (sampling and degradation cost far less than a training step).
+    """
 
     def __init__(self, recipe: dict[str, Any], registry: Registry, dataset: Any, default_task: Any,
-                 rank: int = 0) -> None:
-        self.recipe, self.rank = recipe, rank
+                 rank: int = 0, world_size: int = 1) -> None:
+        self.recipe, self.rank, self.world_size = recipe, rank, world_size
         self.seed = recipe["run"]["seed"]
         self.tasks = [registry.build("task", s["task"]) if s["task"] else default_task for s in recipe["stages"]]
         self.datasets = [registry.build("dataset", s["train"]) if s["train"] else dataset for s in recipe["stages"]]
@@ -47,14 +52,15 @@ class BatchMaker:
 
     def generator(self, index: int, step: int, micro: int = 0, salt: int = 0) -> torch.Generator:
         """The generator of one (micro-)step; ``salt`` separates independent streams."""
-        return torch.Generator().manual_seed(batch_seed(self.seed, index, step, micro, self.rank) ^ salt)
+        return torch.Generator().manual_seed(batch_seed(self.seed, index, step, micro) ^ salt)
 
     def __call__(self, index: int, step: int, micro: int, device: torch.device) -> Batch:
         from restorefw.data import sample_batch
 
         batch_size, patch = self.shape(index, step)
         generator = self.generator(index, step, micro)
-        sampled = sample_batch(self.datasets[index], batch_size, patch, generator,
+        sampled = sample_batch(self.datasets[index], batch_size * self.world_size, patch, generator,
                                augment=self.recipe["data"]["augment"])
         lq, target = sampled if isinstance(sampled, tuple) else self.tasks[index].degradation(sampled, generator)
-        return Batch(lq.to(device, non_blocking=True), target.to(device, non_blocking=True))
+        mine = slice(self.rank * batch_size, (self.rank + 1) * batch_size)
+        return Batch(lq[mine].to(device, non_blocking=True), target[mine].to(device, non_blocking=True))

@@ -2,8 +2,8 @@
 
 ``torchrun --nproc_per_node=N -m restorefw run RECIPE`` sets ``RANK``,
 ``WORLD_SIZE`` and ``LOCAL_RANK``; the runner then joins the process group (NCCL
-on CUDA, gloo on CPU), wraps the model in DDP, seeds each rank's batches
-differently, averages logged values across ranks and writes files from rank 0 only.
+on CUDA, gloo on CPU), wraps the model in DDP, gives each rank its slice of the
+global batch, averages logged values across ranks and writes files from rank 0 only.
 ``batch_size`` is per process: the global batch is ``batch_size × world_size``.
 """
 

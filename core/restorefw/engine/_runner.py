@@ -66,7 +66,7 @@ class Runner:
         torch.manual_seed(run["seed"])
         self.task = registry.build("task", recipe["task"])
         train = registry.build("dataset", recipe["data"]["train"])
-        self.batches = BatchMaker(recipe, registry, train, self.task, self.dist.rank)
+        self.batches = BatchMaker(recipe, registry, train, self.task, self.dist.rank, self.dist.world_size)
         self.batches.check_sizes()
         val_spec = recipe["data"]["val"]
         self.val_data = registry.build("dataset", val_spec) if val_spec else None

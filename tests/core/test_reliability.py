@@ -1,0 +1,161 @@
+"""Runs survive being killed, numerical faults and malformed recipes."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+import torch
+from safetensors.torch import load_file
+
+from restorefw.cli import cli
+from restorefw.cli._common import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = """
+[run]
+name = "kill"
+device = "cpu"
+threads = 1
+[data]
+train = { type = "skimage_samples", images = ["camera", "coffee"] }
+patch_size = 24
+batch_size = 2
+[task]
+type = "denoise"
+[model]
+type = "rescnn"
+channels = 8
+blocks = 1
+[[stages]]
+name = "a"
+steps = 30
+save_every = 1
+optimizer = { type = "adam", lr = 1e-2 }
+[[stages]]
+name = "b"
+steps = 10
+scheduler = { type = "cosine" }
+"""
+
+
+def _run(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "restorefw", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_identical_weights(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(RECIPE)
+    assert _run("run", str(recipe), "--out", str(tmp_path / "ref"), "--quiet").wait(timeout=300) == 0
+    proc = _run("run", str(recipe), "--out", str(tmp_path / "cut"), "--quiet")
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "cut/checkpoints/a-12.safetensors").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "cut/summary.json").exists()
+    resumed = _run("run", "--resume", str(tmp_path / "cut"), "--quiet")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    ref = load_file(str(tmp_path / "ref/checkpoints/last.safetensors"))
+    cut = load_file(str(tmp_path / "cut/checkpoints/last.safetensors"))
+    assert all(torch.equal(ref[k], cut[k]) for k in ref)
+
+
+def test_nan_at_step_k_exits_non_zero_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys, registry):
+    from restorefw.engine import Strategy
+    from restorefw.models import load_model
+
+    original = Strategy.compute_loss
+
+    def nan_at_3(self, model, batch, ctx):
+        loss, logs = original(self, model, batch, ctx)
+        return (loss * float("nan"), logs) if ctx.step == 3 else (loss, logs)
+
+    monkeypatch.setattr(Strategy, "compute_loss", nan_at_3)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(RECIPE)
+    monkeypatch.setattr(sys, "argv", ["restorefw", "run", str(recipe), "--out", str(tmp_path / "run"), "--quiet"])
+    with pytest.raises(SystemExit) as info:
+        run_cli(cli)
+    assert info.value.code == 2
+    assert "non-finite loss in stage 'a' at step 3" in capsys.readouterr().err
+    model, meta = load_model(str(tmp_path / "run/checkpoints/last.safetensors"), registry)
+    assert meta["step"] == 3 and not (tmp_path / "run/summary.json").exists()
+
+
+def _set(data: dict, path: list, value) -> None:
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    if value is _DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+
+
+_DELETE = object()
+
+
+def _mutations() -> list[tuple[str, bytes, str]]:
+    """(id, file bytes, text the error must contain) for mutations of the shipped recipes."""
+    rng = random.Random(0)
+    cases = []
+    for path in sorted((ROOT / "recipes").glob("*.toml")):
+        text = path.read_text()
+        structured = [
+            (["stages", 0, "steps"], "many", "stages[0].steps"),
+            (["stages", 0, "steps"], -5, "stages[0].steps"),
+            (["run", "seeed"], 1, "run.seeed"),
+            (["data", "batch_size"], 0, "data.batch_size"),
+            (["model", "type"], "no_such_model", "model.type"),
+            (["stages", 0, "optimizer"], {"type": "adam", "lr": "fast"}, "stages[0].optimizer.lr"),
+            (["stages", 0, "bogus_key"], True, "stages[0].bogus_key"),
+            (["model", "unexpected_param"], 3, "model.unexpected_param"),
+            (["task"], _DELETE, "task"),
+            (["stages"], [], "stages"),
+        ]
+        for target, value, expected in rng.sample(structured, 4):
+            mutated = tomllib.loads(text)
+            _set(mutated, target, value)
+            cases.append((f"{path.stem}:{expected}", tomli_w.dumps(mutated).encode(), expected))
+        cut = rng.randrange(len(text) // 4, len(text) // 2)
+        cases.append((f"{path.stem}:broken", (text[:cut] + "\n[[stages\nx = = 1\n").encode(), "TOML syntax error"))
+        cases.append((f"{path.stem}:bytes", text.encode()[:40] + b"\xff\xfe\x80" + text.encode()[40:],
+                      "cannot read recipe"))
+    return cases
+
+
+MUTATIONS = _mutations()
+
+
+def test_at_least_30_mutations():
+    assert len(MUTATIONS) >= 30
+
+
+@pytest.mark.parametrize("case", MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_malformed_recipes_exit_2_without_traceback(case, tmp_path, monkeypatch, capsys):
+    name, content, expected = case
+    recipe = tmp_path / "bad.toml"
+    recipe.write_bytes(content)
+    out = tmp_path / "run"
+    for argv in (["validate", str(recipe)], ["run", str(recipe), "--out", str(out), "--quiet"]):
+        monkeypatch.setattr(sys, "argv", ["restorefw", *argv])
+        with pytest.raises(SystemExit) as info:
+            run_cli(cli)
+        err = capsys.readouterr().err
+        assert info.value.code == 2, (name, err)
+        assert expected in err and "bad.toml" in err, (name, err)
+        assert "Traceback" not in err
+        assert not out.exists()
