@@ -1,7 +1,8 @@
 """restorefw: a plugin-based image-restoration framework.
 
-The public surface is listed in ``__all__``. Torch-dependent names (``Strategy``,
-``Runner``, ...) are imported lazily so that the CLI starts without torch.
+The public surface is listed in ``__all__``. Only the exception classes are
+imported eagerly; every other name loads on first use, so that the CLI starts
+without importing torch or pydantic.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from restorefw._errors import (
     RestorefwError,
     RunError,
 )
-from restorefw._manager import API_VERSION, PluginFailure, PluginInfo, build_registry, get_plugin_manager
-from restorefw._recipe import apply_overrides, dump_recipe, load_recipe, resolve_recipe
-from restorefw._registry import KINDS, Entry, Registry
-from restorefw._schema import ComponentField, StrictModel
-from restorefw._task import Task
-from restorefw.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from restorefw._manager import API_VERSION, PluginFailure, PluginInfo, build_registry, get_plugin_manager
+    from restorefw._recipe import apply_overrides, dump_recipe, load_recipe, resolve_recipe
+    from restorefw._registry import KINDS, Entry, Registry
+    from restorefw._schema import ComponentField, StrictModel
+    from restorefw._task import Task
     from restorefw.engine import Batch, Runner, StepContext, Strategy
+    from restorefw.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
@@ -67,19 +68,32 @@ __all__ = [
     "resolve_recipe",
 ]
 
-_LAZY = {"Batch": "restorefw.engine", "Runner": "restorefw.engine", "StepContext": "restorefw.engine",
-         "Strategy": "restorefw.engine"}
+# Imported on first use, so that ``restorefw --help`` loads neither torch nor pydantic.
+_LAZY = {
+    **dict.fromkeys(("API_VERSION", "PluginFailure", "PluginInfo", "build_registry", "get_plugin_manager"),
+                    "restorefw._manager"),
+    **dict.fromkeys(("apply_overrides", "dump_recipe", "load_recipe", "resolve_recipe"), "restorefw._recipe"),
+    **dict.fromkeys(("KINDS", "Entry", "Registry"), "restorefw._registry"),
+    **dict.fromkeys(("ComponentField", "StrictModel"), "restorefw._schema"),
+    "Task": "restorefw._task",
+    "hookimpl": "restorefw.hookspecs",
+    **dict.fromkeys(("Batch", "Runner", "StepContext", "Strategy"), "restorefw.engine"),
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'restorefw' has no attribute '{name}'")
 
 
 @lru_cache(maxsize=1)
 def default_registry() -> Registry:
     """Registry of every installed plugin, built once (``default_registry.cache_clear()`` resets it)."""
+    from restorefw._manager import build_registry, get_plugin_manager
+
     return build_registry(get_plugin_manager())
 
 
