@@ -1,21 +1,29 @@
-"""Shared helpers for benchmark scripts: environment facts and isolated measurements."""
+"""Shared helpers for benchmark scripts: environment facts, interleaved timing, result rows."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["environment", "run_isolated"]
+__all__ = ["environment", "interleaved", "load_average", "matmul_gflops", "result_row", "run_isolated"]
 
 _ALLOCATOR_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "LD_PRELOAD", "PYTORCH_CUDA_ALLOC_CONF")
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (other users' jobs skew absolute timings), if known."""
+    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def environment() -> dict[str, Any]:
-    """Versions, threads, device and allocator settings the numbers were measured with."""
+    """Versions, threads, device, load and allocator settings the numbers were measured with."""
     import torch
 
     return {
@@ -24,7 +32,10 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "mkldnn": torch.backends.mkldnn.is_available(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "load_average": load_average(),
         "allocator": {k: os.environ.get(k) for k in _ALLOCATOR_VARS},
     }
 
@@ -36,3 +47,83 @@ def run_isolated(code: str, env: dict[str, str] | None = None, timeout: float = 
     if result.returncode != 0:
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: bool = True) -> dict[str, float]:
+    """Median seconds of each function, calls alternating so load changes hit both sides.
+
+    Args:
+        fns: the functions to time, by name.
+        repeats: timed calls of each.
+        warmup: make one untimed call of each first (allocator growth, kernel selection).
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    if warmup:
+        for fn in fns.values():
+            fn()
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+_PEAK: dict[int, float] = {}
+
+
+def matmul_gflops(threads: int | None = None, size: int = 2048, repeats: int = 5) -> float:
+    """Best fp32 ``size``² matmul rate (GFLOP/s) on ``threads`` threads (default: as configured).
+
+    The best of several calls, not the median: it estimates what the cores can do, and a
+    colleague's job can only make a call slower. Cached per thread count within a run.
+    """
+    import torch
+
+    configured = torch.get_num_threads()
+    threads = threads or configured
+    if threads not in _PEAK:
+        a, b = torch.rand(size, size), torch.rand(size, size)
+        torch.set_num_threads(threads)
+        try:
+            torch.mm(a, b)
+            best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+        finally:
+            torch.set_num_threads(configured)
+        _PEAK[threads] = 2 * size**3 / best / 1e9
+    return _PEAK[threads]
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def result_row(
+    case: str,
+    unit: str,
+    restorefw: float,
+    reference: float,
+    *,
+    lower_is_better: bool = True,
+    goal: str | None = None,
+    goal_met: bool | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One result: both figures, their ratio (> 1 means restorefw is better), the goal and whether it is met.
+
+    Args:
+        case: the case name.
+        unit: unit of ``restorefw`` and ``reference``.
+        restorefw: restorefw's figure.
+        reference: the reference's figure (measured in the same run, or a goal).
+        lower_is_better: seconds and megabytes are; rates are not.
+        goal: the goal in words, ``None`` where the issue sets none.
+        goal_met: whether it is met (``None`` without a goal or without a measurement).
+        **extra: case-specific fields, appended after the common ones.
+    """
+    num, den = (reference, restorefw) if lower_is_better else (restorefw, reference)
+    ratio = num / den if den else float("nan")  # a failed measurement reads as NaN, not a crash
+    return {"case": case, "unit": unit, "restorefw": restorefw, "reference": reference, "ratio": ratio,
+            "goal": goal, "goal_met": goal_met, "load_1m": (load_average() or [None])[0], **extra}

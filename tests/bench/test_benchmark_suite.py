@@ -1,4 +1,7 @@
-"""The benchmark suite stays runnable: a quick smoke run of its cheap cases prints the documented fields."""
+"""The benchmark suite stays runnable: a quick smoke run of its cheap cases prints the documented fields.
+
+Only the fields are checked, never the timings: this machine's load varies too much for a timed test.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,23 @@ from pathlib import Path
 
 import pytest
 
+_FIELDS = {"case", "unit", "restorefw", "reference", "ratio", "goal", "goal_met", "load_1m"}
+
 
 @pytest.mark.slow
-def test_quick_suite_reports_ratios(capsys, monkeypatch):
+def test_quick_suite_reports_ratios_and_goals(capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     from benchmarks.run import main
 
-    report = main(["--quick", "--only", "data_pipeline,restormer_train_step", "--threads", "1"])
-    assert report["environment"]["threads"] == 1 and "allocator" in report["environment"]
+    report = main(["--quick", "--only", "restormer_train_step,cli", "--threads", "1"])
+    env = report["environment"]
+    assert env["threads"] == 1 and "allocator" in env and "malloc_tuning" in env
+    assert len(env["load_average_start"]) == 3 and len(env["load_average_end"]) == 3
     cases = {row["case"]: row for row in report["results"]}
-    assert {"data_noise", "data_rain", "restormer_train_step_b1"} <= set(cases)
+    assert {"restormer_train_step_b1", "cli_help", "cli_plugins"} <= set(cases)
     for row in cases.values():
+        assert _FIELDS <= set(row), row["case"]
         assert row["restorefw"] > 0 and row["reference"] > 0 and row["ratio"] > 0
+        assert isinstance(row["goal"], str) and isinstance(row["goal_met"], bool)
+    assert cases["cli_help"]["goal"] == "< 0.3 s"
     assert '"suite": "restorefw"' in capsys.readouterr().out
