@@ -143,3 +143,16 @@ def test_ctrl_c_exits_130_and_resume_finishes(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["restorefw", "run", "--resume", str(tmp_path / "run"), "--quiet"])
     run_cli(cli)
     assert (tmp_path / "run/summary.json").exists()
+
+
+def test_adaptation_needs_a_model_that_supports_it(run_dir, tmp_path):
+    import numpy as np
+
+    image = _png(tmp_path / "x.png", 20, 20)
+    np.save(tmp_path / "k.npy", np.ones((3, 3)) / 9)
+    result = restorefw_cli("restore", "--run", str(run_dir), str(image), "--out", str(tmp_path / "o"),
+                           "--adapt-steps", "1", "--kernel", str(tmp_path / "k.npy"))
+    assert result.returncode == 2 and "model 'rescnn' does not support zero-shot adaptation" in result.stderr
+    result = restorefw_cli("restore", "--run", str(run_dir), str(image), "--out", str(tmp_path / "o"),
+                           "--adapt-steps", "1")
+    assert result.returncode == 2 and "--adapt-steps and --kernel go together" in result.stderr

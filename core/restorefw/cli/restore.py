@@ -38,11 +38,21 @@ def _inputs(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--tile-overlap", type=int, default=32, show_default=True, help="Overlap between tiles.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
+@click.option("--adapt-steps", type=click.IntRange(min=0), default=None,
+              help="Zero-shot adaptation steps per image before restoring (models that support it, e.g. MZSR).")
+@click.option("--kernel", "kernel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Blur kernel (.npy/.mat) that degraded the inputs; needed with --adapt-steps.")
+@click.option("--adapt-lr", type=float, default=0.01, show_default=True, help="Adaptation step size.")
+@click.option("--downsample", type=click.Choice(["direct", "bicubic"]), default="direct", show_default=True,
+              help="How the inputs were down-sampled after blurring (adaptation builds I_son the same way).")
 def restore(inputs: tuple[Path, ...], out: Path, checkpoint: Path | None, run_dir: Path | None, tile: int | None,
-            tile_overlap: int, device: str, precision: str) -> None:
+            tile_overlap: int, device: str, precision: str, adapt_steps: int | None, kernel: Path | None,
+            adapt_lr: float, downsample: str) -> None:
     """Restore INPUTS (images or folders) and write PNGs of the same name into OUT."""
     if (checkpoint is None) == (run_dir is None):
         raise click.UsageError("give exactly one of --checkpoint or --run")
+    if (adapt_steps is None) != (kernel is None):
+        raise click.UsageError("--adapt-steps and --kernel go together")
     from restorefw.data import read_image, write_image
     from restorefw.engine import resolve_device, resolve_precision, restore_image
     from restorefw.models import load_model
@@ -50,15 +60,25 @@ def restore(inputs: tuple[Path, ...], out: Path, checkpoint: Path | None, run_di
     ckpt = checkpoint or run_dir / "checkpoints" / "last.safetensors"  # type: ignore[operator]
     files = _inputs(inputs)
     registry = registry_for_cli()
-    model, _ = load_model(str(ckpt), registry)
+    model, meta = load_model(str(ckpt), registry)
     torch_device = resolve_device(device)
     model.to(torch_device)
+    zero_shot = None
+    if adapt_steps is not None:
+        zero_shot = registry.get("model", meta["model"]["type"]).tags.get("zero_shot")
+        if zero_shot is None:
+            raise click.UsageError(f"model '{meta['model']['type']}' does not support zero-shot adaptation")
     channels = int(getattr(model, "in_channels_image", 3))
     for path in files:
         image = read_image(path, channels=channels)[None]
         try:
-            restored = restore_image(model, image, torch_device, resolve_precision(precision, torch_device),
-                                     tile, tile_overlap)
+            if zero_shot is not None:
+                restored = zero_shot(model, image, str(kernel), steps=adapt_steps, lr=adapt_lr,
+                                     downsample=downsample, tile=tile, tile_overlap=tile_overlap,
+                                     precision=resolve_precision(precision, torch_device))
+            else:
+                restored = restore_image(model, image, torch_device, resolve_precision(precision, torch_device),
+                                         tile, tile_overlap)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         target = out / f"{path.stem}.png"
