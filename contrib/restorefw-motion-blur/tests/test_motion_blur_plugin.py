@@ -87,3 +87,22 @@ def test_usable_by_the_basic_blur_and_deblur(with_basic: restorefw.Registry) -> 
 def test_quick_recipe_validates(with_basic: restorefw.Registry) -> None:
     resolved = restorefw.resolve_recipe(restorefw.load_recipe(RECIPE), with_basic)
     assert resolved["task"]["kernel"]["type"] == "motion_blur"
+
+
+def test_mzsr_meta_trains_on_motion_blur_kernels(tmp_path: Path) -> None:
+    """MZSR's meta-transfer stage draws its tasks from this plugin's kernel family, from a recipe."""
+    import json
+
+    from click.testing import CliRunner
+
+    from restorefw.cli import cli
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "mzsr_motion_quick.toml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["validate", str(recipe)]).exit_code == 0
+    out = tmp_path / "run"
+    result = runner.invoke(cli, ["run", str(recipe), "--out", str(out), "--quiet", "--set", "stages[0].steps=2",
+                                 "--set", "stages[1].steps=2", "--set", "stages[1].strategy.eval_adapt_steps=[0, 1]"])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((out / "summary.json").read_text())["stages"]["meta"]["strategy_eval"]
+    assert {"psnr_adapt_0", "psnr_adapt_1"} <= set(evaluation["mean"])

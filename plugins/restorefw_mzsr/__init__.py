@@ -1,0 +1,44 @@
+"""restorefw_mzsr: MZSR (Soh et al., CVPR 2020) for restorefw.
+
+The network (``mzsr``), the ``meta_transfer`` training strategy and the zero-shot
+adaptation API used at test time::
+
+    from restorefw_mzsr import zero_shot_sr
+    sr = zero_shot_sr(model, lr_image, kernel="kernel.npy", steps=10)
+
+Registered through the ``restorefw`` entry-point group.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from restorefw_mzsr._hooks import register_models, register_strategies
+
+if TYPE_CHECKING:
+    from restorefw_mzsr._adapt import PAPER_STEP_SIZES, adapt, adaptation_trajectory, make_son, zero_shot_sr
+    from restorefw_mzsr._arch import MZSRNet
+
+__all__ = [
+    "PAPER_STEP_SIZES",
+    "MZSRNet",
+    "adapt",
+    "adaptation_trajectory",
+    "make_son",
+    "register_models",
+    "register_strategies",
+    "zero_shot_sr",
+]
+
+_LAZY = {"MZSRNet": "restorefw_mzsr._arch", "PAPER_STEP_SIZES": "restorefw_mzsr._adapt",
+         "adapt": "restorefw_mzsr._adapt", "adaptation_trajectory": "restorefw_mzsr._adapt",
+         "make_son": "restorefw_mzsr._adapt", "zero_shot_sr": "restorefw_mzsr._adapt"}
+
+
+def __getattr__(name: str) -> Any:
+    # Torch-dependent names load on first use, so plugin discovery stays cheap.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'restorefw_mzsr' has no attribute '{name}'")
