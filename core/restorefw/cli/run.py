@@ -36,6 +36,7 @@ def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resum
 
     if resume is None and recipe is None:
         raise click.UsageError("give a RECIPE, or --resume DIR")
+    registry = registry_for_cli(strict_plugins)
     if auto_resume:
         if out is None or resume is not None:
             raise click.UsageError("--auto-resume needs RECIPE and --out DIR (and no --resume)")
@@ -43,7 +44,6 @@ def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resum
             click.echo(f"run folder: {out} (already complete)")
             return
         if (out / "checkpoints" / "last.state.pt").exists():
-            registry = registry_for_cli(strict_plugins)
             wanted = resolve_recipe(load_recipe(recipe, [*overrides]), registry, source=str(recipe))
             saved = resolve_recipe(load_recipe(out / "recipe.resolved.toml"), registry)
             if {**wanted, "run": {}} != {**saved, "run": {}}:
@@ -56,7 +56,6 @@ def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resum
         if (resume / "summary.json").exists():
             raise RunError(f"run '{resume}' is already complete (summary.json exists)")
     extra = [*overrides, *([f"run.device={device!r}".replace("'", '"')] if device else [])]
-    registry = registry_for_cli(strict_plugins)
     resolved = resolve_recipe(load_recipe(recipe, extra), registry, source=str(recipe))
     dry_build(resolved, registry)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
