@@ -26,8 +26,24 @@ def _restormer_level1() -> dict[str, list[Call]]:
         "layernorm2d": [("contiguous", "1x48x256x256 contiguous", (x, weight, bias), {}),
                         ("channels_last", "1x48x256x256 channels_last",
                          (x.contiguous(memory_format=torch.channels_last), weight, bias), {})],
-        "restormer.mdta": [("level1", "1x144x256x256, 1 head", (qkv, torch.ones(1, 1, 1), 1), {})],
+        "restormer.mdta": [("level1", "1x144x256x256, 1 head", (qkv, torch.ones(1, 1, 1), 1), {}),
+                           ("level1_channels_last", "1x144x256x256 channels_last, 1 head",
+                            (qkv.contiguous(memory_format=torch.channels_last), torch.ones(1, 1, 1), 1), {})],
         "restormer.gdfn_gate": [("level1", "1x254x256x256", (gate,), {})],
+    }
+
+
+def _ipt_body() -> dict[str, list[Call]]:
+    """Representative calls: the default IPT body (12 heads of 48, 256 tokens per 48² tile); one head of 576."""
+    g = torch.Generator().manual_seed(0)
+
+    def qkv(batch: int, heads: int, tokens: int, dim: int) -> tuple[Any, ...]:
+        return (*(torch.randn(batch, heads, tokens, dim, generator=g) for _ in range(3)), 0.0)
+
+    return {
+        "ipt.attention": [("body_b1", "1x12x256x48 (default body, one tile)", qkv(1, 12, 256, 48), {}),
+                          ("body_b8", "8x12x256x48 (default body, 8 tiles)", qkv(8, 12, 256, 48), {}),
+                          ("one_head", "1x1x144x576 (1 head)", qkv(1, 1, 144, 576), {})],
     }
 
 
@@ -78,7 +94,7 @@ def case_ops(quick: bool, threads: int) -> list[dict[str, Any]]:
     """Each op's CPU override (the one ``auto`` chooses) against its reference, forward and forward+backward."""
     from restorefw.ops import default_op_registry
 
-    shapes = _restormer_level1()
+    shapes = {**_restormer_level1(), **_ipt_body()}
     repeats = 2 if quick else 5
     rows = []
     for op, impl in _cpu_overrides(default_op_registry()):

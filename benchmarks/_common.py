@@ -12,7 +12,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["environment", "interleaved", "load_average", "matmul_gflops", "result_row", "run_isolated"]
+__all__ = ["PEAK_RSS", "environment", "interleaved", "load_average", "matmul_gflops", "result_row", "run_isolated"]
+
+# Pasted into scripts that `run_isolated` runs. VmHWM belongs to the script's own address space,
+# while ru_maxrss carries the parent's peak over fork + exec.
+PEAK_RSS = """
+import resource
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
 
 _ALLOCATOR_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "LD_PRELOAD", "PYTORCH_CUDA_ALLOC_CONF")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from benchmarks._cases_cuda import case_cuda
 from benchmarks._cases_misc import case_cli, case_data_pipeline
 from benchmarks._cases_ops import case_matmul_peak, case_ops
 from benchmarks._cases_plugins import case_ipt_chop, case_mzsr_adapt
@@ -39,6 +40,7 @@ CASES: dict[str, Callable[[bool, int], list[dict[str, Any]]]] = {
     "mzsr_adapt": case_mzsr_adapt,
     "data_pipeline": case_data_pipeline,
     "cli": case_cli,
+    "cuda": case_cuda,
 }
 
 

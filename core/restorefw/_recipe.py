@@ -97,6 +97,7 @@ class EvalSection(StrictModel):
     samples: int = Field(4, ge=0)
     tile: int | None = Field(None, gt=0)
     tile_overlap: int = Field(32, ge=0)
+    tile_mode: Literal["auto", "exact", "overlap"] = "auto"
 
 
 class Recipe(StrictModel):

@@ -1,19 +1,36 @@
-"""Padding to a size multiple and overlapping-tile inference for image models.
+"""Padding to a size multiple and tiled inference for image models.
 
-The algorithm follows the demo of Restormer (https://github.com/swz30/Restormer):
+Overlapping tiles follow the demo of Restormer (https://github.com/swz30/Restormer):
 pad the bottom/right edges to a multiple of the model's down-sampling factor, cut
 the image into overlapping tiles whose last tile sits flush with the border, run
-the model on one tile at a time and average the overlaps uniformly.
+the model on one tile at a time and average the overlaps uniformly. That is exact
+only for models whose receptive field fits in the overlap; models that pool
+statistics over the whole image (Restormer's MDTA) can instead offer exact tiling
+of their own (:class:`ExactTiling`), which ``mode="auto"`` prefers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal, Protocol, runtime_checkable
 
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["pad_to_multiple", "tiled_forward"]
+__all__ = ["TILE_MODES", "ExactTiling", "TileMode", "pad_to_multiple", "tiled_forward"]
+
+TileMode = Literal["auto", "exact", "overlap"]
+TILE_MODES: tuple[TileMode, ...] = ("auto", "exact", "overlap")
+
+
+@runtime_checkable
+class ExactTiling(Protocol):
+    """A model that computes its own output piecewise, equal to the untiled forward up to rounding."""
+
+    def forward_tiled(self, x: Tensor, tile: int) -> Tensor:
+        """The forward of ``x`` (H, W multiples of the model's size multiple) with temporaries
+        bounded by about ``tile²`` pixels per layer."""
+        ...
 
 
 def pad_to_multiple(x: Tensor, multiple: int, mode: str = "reflect") -> tuple[Tensor, tuple[int, int]]:
@@ -53,8 +70,9 @@ def tiled_forward(
     overlap: int = 32,
     multiple: int = 8,
     scale: int = 1,
+    mode: TileMode = "auto",
 ) -> Tensor:
-    """Apply an image-to-image function to ``x``, whole or in overlapping tiles.
+    """Apply an image-to-image function to ``x``, whole or in tiles.
 
     ``x`` is padded to ``multiple`` first and the result is cropped back to
     ``(H * scale, W * scale)``. Tiles are processed one at a time, so the memory
@@ -74,22 +92,32 @@ def tiled_forward(
         overlap: pixels shared by neighbouring tiles; ``0 <= overlap < tile``.
         multiple: size divisor required by ``fn`` (8 for three 2x down-samplings).
         scale: output/input size ratio of ``fn`` (super-resolution factor).
+        mode: ``"overlap"`` blends overlapping tiles; ``"exact"`` calls the model's
+            :meth:`ExactTiling.forward_tiled` (``overlap`` is then unused); ``"auto"``
+            takes ``"exact"`` when ``fn`` offers it.
 
     Returns:
         The output of shape ``(B, C_out, H * scale, W * scale)``.
 
     Raises:
-        ValueError: invalid ``tile``/``overlap``, or ``fn`` returned an unexpected size.
+        ValueError: invalid ``tile``/``overlap``/``mode``, or ``fn`` returned an unexpected size.
     """
+    if mode not in TILE_MODES:
+        raise ValueError(f"tile mode must be one of {', '.join(TILE_MODES)}, got {mode!r}")
+    exact = isinstance(fn, ExactTiling) and mode != "overlap"
+    if mode == "exact" and not exact:
+        raise ValueError(f"{type(fn).__name__} has no exact tiling (forward_tiled); use tile mode 'overlap'")
     if tile is not None:
         if tile <= 0 or tile % multiple:
             raise ValueError(f"tile must be a positive multiple of {multiple}, got {tile}")
-        if not 0 <= overlap < tile:
+        if not exact and not 0 <= overlap < tile:
             raise ValueError(f"overlap must satisfy 0 <= overlap < tile ({tile}), got {overlap}")
     padded, (h, w) = pad_to_multiple(x, multiple)
     ph, pw = padded.shape[-2:]
     if tile is None or (tile >= ph and tile >= pw):
         return fn(padded)[..., : h * scale, : w * scale]
+    if exact:
+        return fn.forward_tiled(padded, tile)[..., : h * scale, : w * scale]  # type: ignore[union-attr]
 
     tile_h, tile_w = min(tile, ph), min(tile, pw)
     stride = tile - overlap

@@ -15,6 +15,7 @@ __all__ = [
     "infer_model_spec",
     "load_into",
     "load_model",
+    "model_cpu_channels_last",
     "model_scale",
     "model_size_multiple",
 ]
@@ -23,6 +24,11 @@ __all__ = [
 def model_scale(model: nn.Module) -> int:
     """Output size / input size of a model (1 unless it says otherwise)."""
     return int(getattr(model, "scale", 1))
+
+
+def model_cpu_channels_last(model: nn.Module) -> bool:
+    """Whether the model runs faster on channels-last inputs on the CPU (``cpu_channels_last``)."""
+    return bool(getattr(model, "cpu_channels_last", False))
 
 
 def model_size_multiple(model: nn.Module) -> int:
@@ -68,6 +74,7 @@ class EncoderDecoder(nn.Module):
         self.scale = model_scale(decoder)
         self.size_multiple = max(model_size_multiple(encoder), model_size_multiple(decoder))
         self.value_range: Any = getattr(decoder, "value_range", (0.0, 1.0))
+        self.cpu_channels_last = model_cpu_channels_last(encoder) and model_cpu_channels_last(decoder)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x), x)

@@ -1,4 +1,4 @@
-"""Degradation, kernel and task objects of the basic plugin (configs + callables)."""
+"""Degradation and kernel objects of the basic plugin (configs + callables); the tasks are in ``_tasks``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor
 
-from restorefw import ComponentField, StrictModel, Task
+from restorefw import ComponentField, StrictModel
 from restorefw_basic._degrade import add_gaussian_noise, blur, rain_streaks, sample_sigma, subsample
-from restorefw_basic._imresize import imresize
 from restorefw_basic._kernels import (
     anisotropic_gaussian_kernel,
     isotropic_gaussian_kernel,
@@ -19,6 +18,7 @@ from restorefw_basic._kernels import (
     sample_anisotropic_kernel,
     sample_isotropic_kernel,
 )
+from restorefw_basic._ops import Imresize
 
 Degrade = Callable[[Tensor, torch.Generator], tuple[Tensor, Tensor]]
 
@@ -92,9 +92,10 @@ class BicubicDown:
 
     def __init__(self, scale: int) -> None:
         self.scale = scale
+        self._imresize = Imresize()
 
     def __call__(self, hr: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        return imresize(hr, scale=1 / self.scale), hr
+        return self._imresize(hr, scale=1 / self.scale), hr
 
 
 class GaussianNoise:
@@ -117,11 +118,13 @@ class KernelBlur:
 
     def __init__(self, kernel: KernelSampler, scale: int, downsample: str) -> None:
         self.kernel, self.scale, self.downsample = kernel, scale, downsample
+        self._imresize = Imresize()
 
     def __call__(self, hr: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         lq = blur(hr, _per_image_kernels(self.kernel, hr.shape[0], generator, hr))
         if self.scale > 1:
-            lq = subsample(lq, self.scale) if self.downsample == "direct" else imresize(lq, scale=1 / self.scale)
+            direct = self.downsample == "direct"
+            lq = subsample(lq, self.scale) if direct else self._imresize(lq, scale=1 / self.scale)
         return lq, hr
 
 
@@ -185,68 +188,3 @@ class RainConfig(StrictModel):
 
 class ChainConfig(StrictModel):
     steps: list[ComponentField("degradation")] = Field(min_length=1)
-
-
-def bicubic_up(scale: int) -> Callable[[Tensor], Tensor]:
-    """Bicubic up-sampling (MATLAB-style): the "do nothing" baseline of SR."""
-    return lambda lq: imresize(lq, scale=scale)
-
-
-class SRTaskConfig(StrictModel):
-    scale: int = Field(2, ge=1, le=8)
-    degradation: ComponentField("degradation") | None = None
-    crop_border: int | None = Field(None, ge=0, description="default: the scale")
-    y_channel: bool = True
-
-
-class DenoiseTaskConfig(NoiseConfig):
-    y_channel: bool = False
-
-
-class DerainTaskConfig(RainConfig):
-    y_channel: bool = True
-
-
-class DeblurTaskConfig(StrictModel):
-    kernel: ComponentField("kernel") = "isotropic_gaussian"
-    noise_sigma: float = Field(0.0, ge=0)
-    y_channel: bool = False
-
-
-class CustomTaskConfig(StrictModel):
-    degradation: ComponentField("degradation")
-    crop_border: int = Field(0, ge=0)
-    y_channel: bool = False
-
-
-def sr_task(scale: int, degradation: Degrade | None, crop_border: int | None, y_channel: bool) -> Task:
-    """Super-resolution ×scale (bicubic down-sampling unless another degradation is given)."""
-    degradation = degradation or BicubicDown(scale)
-    if int(getattr(degradation, "scale", 1)) != scale:
-        raise ValueError(f"degradation scale {getattr(degradation, 'scale', 1)} differs from task scale {scale}")
-    border = scale if crop_border is None else crop_border
-    return Task("sr", degradation, scale, border, y_channel, bicubic_up(scale))
-
-
-def denoise_task(sigma: float, sigma_range: tuple[float, float] | None, clip: bool, y_channel: bool) -> Task:
-    """Gaussian denoising (σ in [0, 255] units; fixed or blind range)."""
-    return Task("denoise", GaussianNoise(sigma, sigma_range, clip), 1, 0, y_channel)
-
-
-def derain_task(y_channel: bool, **rain: Any) -> Task:
-    """Rain-streak removal on synthetic rain (Y-channel metrics by default, as in deraining papers)."""
-    return Task("derain", RainStreaks(**rain), 1, 0, y_channel)
-
-
-def deblur_task(kernel: KernelSampler, noise_sigma: float, y_channel: bool) -> Task:
-    """Non-blind-style deblurring: blur with a sampled kernel, optional noise."""
-    steps: list[Degrade] = [KernelBlur(kernel, 1, "direct")]
-    if noise_sigma > 0:
-        steps.append(GaussianNoise(noise_sigma, None, False))
-    return Task("deblur", Chain(steps), 1, 0, y_channel)
-
-
-def custom_task(degradation: Degrade, crop_border: int, y_channel: bool) -> Task:
-    """Any degradation as a task (its ``scale`` attribute sets the SR factor)."""
-    scale = int(getattr(degradation, "scale", 1))
-    return Task("custom", degradation, scale, crop_border, y_channel, bicubic_up(scale) if scale > 1 else None)

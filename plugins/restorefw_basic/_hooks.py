@@ -9,6 +9,7 @@ from pydantic import Field
 from restorefw import StrictModel, hookimpl
 from restorefw.hookspecs import Register
 from restorefw_basic import _components as c
+from restorefw_basic import _tasks as t
 from restorefw_basic._ops import register_basic_ops
 
 _LICENSE = "Apache-2.0"
@@ -38,11 +39,11 @@ def register_degradations(register: Register) -> None:
 
 @hookimpl
 def register_tasks(register: Register) -> None:
-    register("sr", c.sr_task, schema=c.SRTaskConfig, license=_LICENSE)
-    register("denoise", c.denoise_task, schema=c.DenoiseTaskConfig, license=_LICENSE)
-    register("derain", c.derain_task, schema=c.DerainTaskConfig, license=_LICENSE)
-    register("deblur", c.deblur_task, schema=c.DeblurTaskConfig, license=_LICENSE)
-    register("custom", c.custom_task, schema=c.CustomTaskConfig, license=_LICENSE)
+    register("sr", t.sr_task, schema=t.SRTaskConfig, license=_LICENSE)
+    register("denoise", t.denoise_task, schema=t.DenoiseTaskConfig, license=_LICENSE)
+    register("derain", t.derain_task, schema=t.DerainTaskConfig, license=_LICENSE)
+    register("deblur", t.deblur_task, schema=t.DeblurTaskConfig, license=_LICENSE)
+    register("custom", t.custom_task, schema=t.CustomTaskConfig, license=_LICENSE)
 
 
 @hookimpl

@@ -11,25 +11,17 @@ official state dicts load unchanged.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from restorefw_ipt._attention import MultiheadAttention
 
 __all__ = ["IPTBody", "LearnedPositionalEncoding", "TransformerDecoderLayer", "TransformerEncoderLayer"]
 
 
 def _norm(dim: int, no_norm: bool) -> nn.Module:
     return nn.Identity() if no_norm else nn.LayerNorm(dim)
-
-
-def _attention(dim: int, heads: int, dropout: float) -> nn.MultiheadAttention:
-    attn = nn.MultiheadAttention(dim, heads, dropout=dropout, bias=False, batch_first=True)
-    # The official layers initialise the packed q/k/v projection like an nn.Linear
-    # (torch's MultiheadAttention would use Xavier).
-    nn.init.kaiming_uniform_(attn.in_proj_weight, a=math.sqrt(5))
-    return attn
 
 
 def _plus(x: Tensor, pos: Tensor | None) -> Tensor:
@@ -41,7 +33,7 @@ class TransformerEncoderLayer(nn.Module):
 
     def __init__(self, dim: int, heads: int, hidden: int, dropout: float, no_norm: bool) -> None:
         super().__init__()
-        self.self_attn = _attention(dim, heads, dropout)
+        self.self_attn = MultiheadAttention(dim, heads, dropout)
         self.linear1 = nn.Linear(dim, hidden)
         self.linear2 = nn.Linear(hidden, dim)
         self.norm1 = _norm(dim, no_norm)
@@ -52,7 +44,7 @@ class TransformerEncoderLayer(nn.Module):
         """Encode ``(B, N, D)`` tokens; ``pos`` is added to queries and keys when given."""
         y = self.norm1(x)
         q = _plus(y, pos)
-        x = x + self.dropout(self.self_attn(q, q, y, need_weights=False)[0])
+        x = x + self.dropout(self.self_attn(q, q, y))
         y = self.norm2(x)
         return x + self.dropout(self.linear2(self.dropout(F.relu(self.linear1(y)))))
 
@@ -66,8 +58,8 @@ class TransformerDecoderLayer(nn.Module):
 
     def __init__(self, dim: int, heads: int, hidden: int, dropout: float, no_norm: bool) -> None:
         super().__init__()
-        self.self_attn = _attention(dim, heads, dropout)
-        self.multihead_attn = _attention(dim, heads, dropout)
+        self.self_attn = MultiheadAttention(dim, heads, dropout)
+        self.multihead_attn = MultiheadAttention(dim, heads, dropout)
         self.linear1 = nn.Linear(dim, hidden)
         self.linear2 = nn.Linear(hidden, dim)
         self.norm1 = _norm(dim, no_norm)
@@ -80,9 +72,9 @@ class TransformerDecoderLayer(nn.Module):
         """Decode ``(B, N, D)`` tokens against the encoder's ``memory``."""
         y = self.norm1(x)
         q = _plus(y, query_pos)
-        x = x + self.dropout(self.self_attn(q, q, y, need_weights=False)[0])
+        x = x + self.dropout(self.self_attn(q, q, y))
         y = self.norm2(x)
-        attended = self.multihead_attn(_plus(y, query_pos), _plus(memory, pos), memory, need_weights=False)[0]
+        attended = self.multihead_attn(_plus(y, query_pos), _plus(memory, pos), memory)
         x = x + self.dropout(attended)
         y = self.norm3(x)
         return x + self.dropout(self.linear2(self.dropout(F.relu(self.linear1(y)))))
@@ -182,7 +174,7 @@ class IPTBody(nn.Module):
             con: also return the ``(B, N, D)`` token features (after ``mlp_head``)
                 used by the contrastive loss.
         """
-        b, _, h, w = x.shape
+        _, _, h, w = x.shape
         tokens = F.unfold(x, self.patch_dim, stride=self.patch_dim).transpose(1, 2)
         if tokens.shape[1] != self.num_tokens:
             raise ValueError(f"the IPT body takes {self.img_dim}x{self.img_dim} inputs ({self.num_tokens} tokens), "

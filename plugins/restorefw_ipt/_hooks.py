@@ -1,4 +1,4 @@
-"""Registration of IPT: the whole model, its heads and tails, and its training strategies."""
+"""Registration of IPT: the whole model, its heads and tails, its training strategies and its attention op."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from restorefw import hookimpl
 from restorefw.hookspecs import Register
 from restorefw_ipt._convert import infer_spec
 from restorefw_ipt._model import IPTConfig, build_ipt
+from restorefw_ipt._ops import register_ipt_ops
 from restorefw_ipt._parts import IPTHead, IPTHeadConfig, IPTTail, IPTTailConfig
 from restorefw_ipt._strategy import IPTFinetune, IPTFinetuneConfig, IPTMultitask, IPTMultitaskConfig
 
@@ -48,3 +49,8 @@ def register_strategies(register: Register) -> None:
                          "supervised-contrastive term over token features")
     register("ipt_finetune", IPTFinetune, schema=IPTFinetuneConfig, license=_LICENSE, paper=_PAPER,
              description="prune to the body and one task's head/tail/query (or fresh ones), then train supervised")
+
+
+@hookimpl
+def register_ops(register: Register) -> None:
+    register_ipt_ops(register)

@@ -26,8 +26,8 @@ from torch import Tensor, nn
 
 from restorefw.engine import restore_image
 from restorefw.models import model_scale
+from restorefw.ops import resolve
 from restorefw_basic._degrade import blur, subsample
-from restorefw_basic._imresize import imresize
 from restorefw_basic._kernels import load_kernel
 
 __all__ = [
@@ -75,7 +75,7 @@ def degrade(hr: Tensor, kernel: Tensor, scale: int, downsample: Downsample = "di
         kernel: ``(k, k)`` for all images or ``(B, k, k)`` one per image.
         scale: integer down-sampling factor.
         downsample: ``"direct"`` keeps every ``scale``-th pixel (the paper's g^d);
-            ``"bicubic"`` uses antialiased MATLAB ``imresize`` (g^b).
+            ``"bicubic"`` uses antialiased MATLAB ``imresize`` (g^b, the op ``imresize_bicubic``).
 
     Returns:
         ``(B, C, ceil(H / scale), ceil(W / scale))``.
@@ -83,7 +83,9 @@ def degrade(hr: Tensor, kernel: Tensor, scale: int, downsample: Downsample = "di
     out = blur(hr, kernel.to(hr.device, hr.dtype))
     if scale == 1:
         return out
-    return subsample(out, scale) if downsample == "direct" else imresize(out, scale=1 / scale)
+    if downsample == "direct":
+        return subsample(out, scale)
+    return resolve("imresize_bicubic", out.device, out.dtype)(out, scale=1 / scale)
 
 
 def make_son(lr_image: Tensor, kernel: Tensor, scale: int, downsample: Downsample = "direct") -> Tensor:
@@ -156,7 +158,8 @@ def adaptation_trajectory(
     inputs, kwargs = (son.contiguous(memory_format=fmt),), {}
     if hasattr(work, "upsample"):
         # Enlarge to exactly the LR size, so odd sizes stay aligned with the target.
-        kwargs = {"upsampled": imresize(son, size=(height, width)).contiguous(memory_format=fmt)}
+        upsampled = resolve("imresize_bicubic", son.device, son.dtype)(son, size=(height, width))
+        kwargs = {"upsampled": upsampled.contiguous(memory_format=fmt)}
     for n in range(steps):
         work.train()  # callers may have switched it to eval mode to use it between steps
         with torch.enable_grad():

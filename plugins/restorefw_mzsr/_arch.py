@@ -8,10 +8,11 @@ notes on the published model layout; no official code is used. restorefw ships n
 weights.
 
 The network is the ZSSR/VDSR-style residual CNN of the paper: the low-resolution
-image is first enlarged to the target size with MATLAB-style bicubic ``imresize``,
-eight 3x3 convolutions (3 -> 64, six times 64 -> 64, 64 -> 3, ReLU between them)
-predict a residual, and the output is ``bicubic_up + residual``. With 64 channels
-that is 1,792 + 6 x 36,928 + 1,731 = 225,091 parameters.
+image is first enlarged to the target size with MATLAB-style bicubic ``imresize``
+(through the op ``imresize_bicubic``), eight 3x3 convolutions (3 -> 64, six times
+64 -> 64, 64 -> 3, ReLU between them) predict a residual, and the output is
+``bicubic_up + residual``. With 64 channels that is 1,792 + 6 x 36,928 + 1,731 =
+225,091 parameters.
 
 Every weight is an ordinary ``nn.Parameter``, so fast weights (MAML inner loops,
 zero-shot adaptation) run through :func:`torch.func.functional_call`.
@@ -26,7 +27,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from restorefw import StrictModel
-from restorefw_basic._imresize import imresize
+from restorefw.ops import OpsModule
 
 __all__ = ["MZSRConfig", "MZSRNet", "build_mzsr", "count_parameters"]
 
@@ -35,7 +36,7 @@ __all__ = ["MZSRConfig", "MZSRNet", "build_mzsr", "count_parameters"]
 _TRUNCATED_STD_CORRECTION = 0.87962566103423978
 
 
-class MZSRNet(nn.Module):
+class MZSRNet(OpsModule):
     """Bicubic up-sampling followed by a residual plain CNN.
 
     Args:
@@ -64,6 +65,7 @@ class MZSRNet(nn.Module):
             {f"conv{i + 1}": nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(layers)}
         )
         self.reset_parameters()
+        self.use_op("_imresize", "imresize_bicubic")
 
     def reset_parameters(self) -> None:
         """Variance scaling (fan-in, scale 1, truncated normal) for weights, zero biases."""
@@ -75,7 +77,7 @@ class MZSRNet(nn.Module):
 
     def upsample(self, x: Tensor) -> Tensor:
         """MATLAB-style bicubic enlargement of ``x`` by ``scale`` (the network's input)."""
-        return imresize(x, scale=self.scale) if self.scale > 1 else x
+        return self._imresize(x, scale=self.scale) if self.scale > 1 else x
 
     def residual(self, up: Tensor) -> Tensor:
         """The CNN branch applied to an already enlarged image."""

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from torch import Tensor, nn
 
 from restorefw.ops import OpsModule
+from restorefw_restormer._streaming import forward_streamed
 
 __all__ = [
     "Attention",
@@ -289,6 +290,7 @@ class RestormerEncoder(_EncoderPath):
     """
 
     size_multiple: ClassVar[int] = 8
+    cpu_channels_last: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -320,6 +322,8 @@ class RestormerDecoder(_DecoderPath):
     value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     scale: ClassVar[int] = 1
     size_multiple: ClassVar[int] = 8
+    # Measured 1.4x faster on the CPU with channels-last activations (docs/performance.md).
+    cpu_channels_last: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -357,6 +361,8 @@ class Restormer(_EncoderPath, _DecoderPath):
     value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     scale: ClassVar[int] = 1
     size_multiple: ClassVar[int] = 8
+    # Measured 1.4x faster on the CPU with channels-last activations (docs/performance.md).
+    cpu_channels_last: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -381,6 +387,15 @@ class Restormer(_EncoderPath, _DecoderPath):
     def forward(self, x: Tensor) -> Tensor:
         """Restore ``x`` of shape ``(B, C_in, H, W)`` in [0, 1]."""
         return self._decode(self._encode(x), x)
+
+    def forward_tiled(self, x: Tensor, tile: int) -> Tensor:
+        """Exact tiled inference: ``forward(x)`` up to float rounding, whatever the tile.
+
+        Every layer runs over the whole image in strips of about ``tile²`` pixels, and MDTA
+        gathers its statistics over all strips before applying them (see
+        :mod:`restorefw_restormer._streaming`), so there are no seams. Runs without autograd.
+        """
+        return forward_streamed(self, x, tile * tile)
 
     def split(self) -> tuple[RestormerEncoder, RestormerDecoder]:
         """Return an encoder and a decoder that share this model's submodules and weights."""

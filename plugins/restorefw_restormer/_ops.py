@@ -17,7 +17,16 @@ from torch import Tensor
 from restorefw.hookspecs import Register
 from restorefw.ops import OpSample, Override, Reference
 
-__all__ = ["gdfn_gate", "gdfn_gate_inplace", "mdta", "mdta_scaled", "register_restormer_ops"]
+__all__ = [
+    "gdfn_gate",
+    "gdfn_gate_inplace",
+    "mdta",
+    "mdta_scaled",
+    "nhwc_attend",
+    "nhwc_heads",
+    "nhwc_square_sums",
+    "register_restormer_ops",
+]
 
 _CPU_DTYPES = (torch.float32, torch.float64, torch.bfloat16)
 
@@ -45,6 +54,8 @@ def mdta_scaled(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
     two temporaries of the size of the image. Raw dot products over ``H·W`` pixels can
     exceed float16's range, hence no float16 (and no CUDA, where autocast gives float16).
     """
+    if qkv.is_contiguous(memory_format=torch.channels_last) and not qkv.is_contiguous():
+        return _mdta_scaled_nhwc(qkv, temperature, num_heads)
     # Batched matmuls on the per-head views of a multi-image batch take a slow strided path;
     # one copy each is cheaper (and free for a single image, whose views are contiguous).
     q, k, v = (t.contiguous() for t in _heads(qkv, num_heads))
@@ -55,6 +66,47 @@ def mdta_scaled(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
     attn = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
     b, _, h, w = qkv.shape
     return (attn @ v).reshape(b, -1, h, w)
+
+
+def nhwc_heads(x: Tensor, num_heads: int, parts: int) -> list[Tensor]:
+    """Views ``(B, heads, H·W, C/heads)`` of the ``parts`` equal channel groups of ``x``.
+
+    On a channels-last map nothing is copied: BLAS reads the pixel axis of the views as a
+    leading dimension.
+    """
+    b, channels, h, w = x.shape
+    c = channels // parts
+    tokens = x.permute(0, 2, 3, 1).reshape(b, h * w, channels)
+    return [tokens[..., i * c : (i + 1) * c].unflatten(-1, (num_heads, c // num_heads)).transpose(1, 2)
+            for i in range(parts)]
+
+
+def nhwc_square_sums(x: Tensor, channels: int) -> Tensor:
+    """Sum over the pixels of the squares of the first ``channels`` channels: ``(B, channels)``."""
+    b, total, h, w = x.shape
+    # One strided reduction for all channels at once: on NHWC memory these are the slow part.
+    return x.permute(0, 2, 3, 1).reshape(b, h * w, total)[..., :channels].square().sum(1)
+
+
+def nhwc_attend(v: Tensor, weights: Tensor, height: int, width: int) -> Tensor:
+    """``weights @ v`` per head, for ``v`` from :func:`nhwc_heads`; a channels-last ``(B, C, H, W)`` map."""
+    out = v @ weights.transpose(-2, -1)
+    b, heads, _, d = out.shape
+    return out.transpose(1, 2).reshape(b, height, width, heads * d).permute(0, 3, 1, 2)
+
+
+def _mdta_scaled_nhwc(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
+    """:func:`mdta_scaled` on a channels-last map, returning a channels-last map.
+
+    The matmuls take strided views of the NHWC memory instead of a copy of the map in NCHW;
+    the image-sized temporaries are the squares for the norms and the output.
+    """
+    b, c3, h, w = qkv.shape
+    q, k, v = nhwc_heads(qkv, num_heads, 3)
+    d = q.shape[-1]
+    norms = nhwc_square_sums(qkv, 2 * c3 // 3).sqrt().clamp_min(1e-12).view(b, 2, num_heads, d)
+    scores = q.transpose(-2, -1) @ k * (temperature / (norms[:, 0].unsqueeze(-1) * norms[:, 1].unsqueeze(-2)))
+    return nhwc_attend(v, scores.softmax(dim=-1), h, w)
 
 
 def gdfn_gate(x: Tensor) -> Tensor:

@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomli_w
 import torch
 from PIL import Image
 
 from restorefw import resolve_recipe
 from restorefw.engine import Runner
+from restorefw.testing import tiny_recipe
 
-RECIPE = """
-[run]
-name = "cli"
-device = "cpu"
-[data]
-train = { type = "skimage_samples", images = ["camera"] }
-patch_size = 24
-batch_size = 2
-[task]
-type = "denoise"
-[model]
-type = "rescnn"
-channels = 8
-blocks = 1
-[[stages]]
-name = "s"
-steps = 2
-"""
+RECIPE = tomli_w.dumps(tiny_recipe("cli"))
 
 
 def restorefw_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,7 +26,7 @@ def restorefw_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def run_dir(registry, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run") / "r"
-    Runner(resolve_recipe(tomllib.loads(RECIPE), registry), registry, out, quiet=True).run()
+    Runner(resolve_recipe(tiny_recipe("cli"), registry), registry, out, quiet=True).run()
     return out
 
 
@@ -110,6 +94,11 @@ def test_convert_then_restore_official_style_checkpoint(tmp_path):
                            "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "out/x.png").size == (61, 37)
+    result = restorefw_cli("restore", "--checkpoint", str(tmp_path / "model.safetensors"), str(image),
+                           "--out", str(tmp_path / "tiled"), "--tile", "16", "--tile-mode", "exact")
+    assert result.returncode == 0, result.stderr
+    tiled, whole = (np.asarray(Image.open(tmp_path / f"{name}/x.png")) for name in ("tiled", "out"))
+    assert np.array_equal(tiled, whole)
     bad = tmp_path / "bad.pth"
     sd = model.state_dict()
     sd.pop("output.weight")
@@ -124,7 +113,7 @@ def test_ctrl_c_exits_130_and_resume_finishes(tmp_path, monkeypatch, capsys):
     from restorefw.engine import Strategy
 
     recipe = tmp_path / "r.toml"
-    recipe.write_text(RECIPE.replace("steps = 2", "steps = 4"))
+    recipe.write_text(tomli_w.dumps(tiny_recipe("cli", stages=[{"name": "s", "steps": 4}])))
     original = Strategy.train_step
 
     def interrupt_at_2(self, ctx, batch):
@@ -156,3 +145,10 @@ def test_adaptation_needs_a_model_that_supports_it(run_dir, tmp_path):
     result = restorefw_cli("restore", "--run", str(run_dir), str(image), "--out", str(tmp_path / "o"),
                            "--adapt-steps", "1")
     assert result.returncode == 2 and "--adapt-steps and --kernel go together" in result.stderr
+
+
+def test_exact_tiling_needs_a_model_that_has_it(run_dir, tmp_path):
+    image = _png(tmp_path / "x.png", 40, 40)
+    result = restorefw_cli("restore", "--run", str(run_dir), str(image), "--out", str(tmp_path / "o"),
+                           "--tile", "16", "--tile-mode", "exact")
+    assert result.returncode == 2 and "has no exact tiling" in result.stderr and "Traceback" not in result.stderr

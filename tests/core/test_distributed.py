@@ -9,30 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomli_w
 
-RECIPE = """
-[run]
-name = "ddp"
-device = "cpu"
-threads = 1
-[data]
-train = { type = "skimage_samples", images = ["camera", "coffee"] }
-val = { type = "skimage_samples", images = ["chelsea"] }
-patch_size = 24
-batch_size = 2
-val_max_size = 32
-[task]
-type = "denoise"
-[model]
-type = "rescnn"
-channels = 8
-blocks = 1
-[[stages]]
-name = "s"
-steps = 4
-accumulate = 2
-log_every = 2
-"""
+from restorefw.testing import tiny_recipe
+
+RECIPE_DICT = tiny_recipe(
+    "ddp", run={"threads": 1}, data={"train": {"type": "skimage_samples", "images": ["camera", "coffee"]},
+                                     "val": {"type": "skimage_samples", "images": ["chelsea"]}, "val_max_size": 32},
+    stages=[{"name": "s", "steps": 4, "accumulate": 2, "log_every": 2}])
+RECIPE = tomli_w.dumps(RECIPE_DICT)
 
 
 def _torchrun(recipe: Path, out: Path, nproc: int, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -64,8 +49,9 @@ def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path: Pa
     from safetensors.torch import load_file
 
     recipe = tmp_path / "sgd.toml"
-    recipe.write_text(RECIPE.replace("accumulate = 2", 'optimizer = { type = "sgd", lr = 0.05 }')
-                      .replace('val = { type = "skimage_samples", images = ["chelsea"] }\n', ""))
+    data = {k: v for k, v in RECIPE_DICT["data"].items() if k != "val"}
+    stages = [{"name": "s", "steps": 4, "optimizer": {"type": "sgd", "lr": 0.05}, "log_every": 2}]
+    recipe.write_text(tomli_w.dumps({**RECIPE_DICT, "data": data, "stages": stages}))
     two = _torchrun(recipe, tmp_path / "two", 2)
     assert two.returncode == 0, two.stderr[-3000:]
     one = _torchrun(recipe, tmp_path / "one", 1, "--set", "data.batch_size=4")
@@ -84,13 +70,11 @@ def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path: Pa
 
 
 def test_strategy_without_ddp_support_is_refused(registry, tmp_path, monkeypatch):
-    import tomllib
-
     from restorefw import RunError, resolve_recipe
     from restorefw.engine import DistInfo, Runner, Strategy
 
     monkeypatch.setattr(Strategy, "supports_distributed", False)
-    runner = Runner(resolve_recipe(tomllib.loads(RECIPE), registry), registry, tmp_path / "r", quiet=True)
+    runner = Runner(resolve_recipe(RECIPE_DICT, registry), registry, tmp_path / "r", quiet=True)
     runner.dist = DistInfo(rank=0, world_size=2)
     with pytest.raises(RunError, match="does not support torchrun/DDP"):
         runner._prepare_stage(0, None)

@@ -18,24 +18,9 @@ import restorefw
 import restorefw_basic
 from restorefw.cli import cli
 from restorefw.cli.new_plugin import KINDS
+from restorefw.testing import tiny_recipe
 
-BASE_RECIPE = """
-[run]
-name = "scaffold"
-[data]
-train = { type = "skimage_samples", images = ["camera"] }
-patch_size = 16
-batch_size = 2
-[task]
-type = "denoise"
-[model]
-type = "rescnn"
-channels = 8
-blocks = 1
-[[stages]]
-name = "train"
-steps = 2
-"""
+BASE_RECIPE = tiny_recipe("scaffold", data={"patch_size": 16}, stages=[{"name": "train", "steps": 2}])
 
 
 def _scaffold(tmp_path: Path, kind: str) -> tuple[Path, str]:
@@ -81,7 +66,7 @@ def test_scaffold_loads_and_validates_in_a_recipe(
     # The README's recipe snippet, merged into a small recipe, must validate.
     snippet = re.search(r"```toml\n(.*?)```", (out / "README.md").read_text(), re.S)
     assert snippet is not None
-    recipe = {**tomllib.loads(BASE_RECIPE), **tomllib.loads(snippet.group(1))}
+    recipe = {**BASE_RECIPE, **tomllib.loads(snippet.group(1))}
     resolved = restorefw.resolve_recipe(recipe, registry)
     assert name in repr(resolved)
 

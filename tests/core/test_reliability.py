@@ -18,33 +18,13 @@ from safetensors.torch import load_file
 
 from restorefw.cli import cli
 from restorefw.cli._common import run_cli
+from restorefw.testing import tiny_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
-RECIPE = """
-[run]
-name = "kill"
-device = "cpu"
-threads = 1
-[data]
-train = { type = "skimage_samples", images = ["camera", "coffee"] }
-patch_size = 24
-batch_size = 2
-[task]
-type = "denoise"
-[model]
-type = "rescnn"
-channels = 8
-blocks = 1
-[[stages]]
-name = "a"
-steps = 30
-save_every = 1
-optimizer = { type = "adam", lr = 1e-2 }
-[[stages]]
-name = "b"
-steps = 10
-scheduler = { type = "cosine" }
-"""
+RECIPE = tomli_w.dumps(tiny_recipe(
+    "kill", run={"threads": 1}, data={"train": {"type": "skimage_samples", "images": ["camera", "coffee"]}},
+    stages=[{"name": "a", "steps": 30, "save_every": 1, "optimizer": {"type": "adam", "lr": 1e-2}},
+            {"name": "b", "steps": 10, "scheduler": {"type": "cosine"}}]))
 
 
 def _run(*args: str) -> subprocess.Popen[str]:

@@ -36,6 +36,9 @@ def _inputs(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), help="A run folder (uses last).")
 @click.option("--tile", type=int, help="Tile size (multiple of the model's size multiple); default whole image.")
 @click.option("--tile-overlap", type=int, default=32, show_default=True, help="Overlap between tiles.")
+@click.option("--tile-mode", type=click.Choice(["auto", "exact", "overlap"]), default="auto", show_default=True,
+              help="exact: the model's own seam-free tiling (e.g. Restormer); overlap: blend overlapping tiles; "
+                   "auto: exact when the model has it.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
 @click.option("--adapt-steps", type=click.IntRange(min=0), default=None,
@@ -46,8 +49,8 @@ def _inputs(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--downsample", type=click.Choice(["direct", "bicubic"]), default="direct", show_default=True,
               help="How the inputs were down-sampled after blurring (adaptation builds I_son the same way).")
 def restore(inputs: tuple[Path, ...], out: Path, checkpoint: Path | None, run_dir: Path | None, tile: int | None,
-            tile_overlap: int, device: str, precision: str, adapt_steps: int | None, kernel: Path | None,
-            adapt_lr: float, downsample: str) -> None:
+            tile_overlap: int, tile_mode: str, device: str, precision: str, adapt_steps: int | None,
+            kernel: Path | None, adapt_lr: float, downsample: str) -> None:
     """Restore INPUTS (images or folders) and write PNGs of the same name into OUT."""
     if (checkpoint is None) == (run_dir is None):
         raise click.UsageError("give exactly one of --checkpoint or --run")
@@ -78,7 +81,7 @@ def restore(inputs: tuple[Path, ...], out: Path, checkpoint: Path | None, run_di
                                      precision=resolve_precision(precision, torch_device))
             else:
                 restored = restore_image(model, image, torch_device, resolve_precision(precision, torch_device),
-                                         tile, tile_overlap)
+                                         tile, tile_overlap, tile_mode)  # type: ignore[arg-type]
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         target = out / f"{path.stem}.png"

@@ -1,5 +1,6 @@
 """The engine: device/precision, checkpoints, evaluation and the training loop."""
 
+from restorefw._malloc import mapped_allocations, trim_heap
 from restorefw.engine._checkpoint import (
     atomic_write,
     load_state,
@@ -32,6 +33,7 @@ __all__ = [
     "evaluate",
     "load_state",
     "make_eval_pairs",
+    "mapped_allocations",
     "read_metadata",
     "read_state_dict",
     "restore_image",
@@ -39,5 +41,6 @@ __all__ = [
     "resolve_precision",
     "save_state",
     "save_weights",
+    "trim_heap",
     "unwrap_state_dict",
 ]

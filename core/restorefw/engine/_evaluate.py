@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restorefw._task import Task
-from restorefw._tiling import tiled_forward
+from restorefw._tiling import TileMode, tiled_forward
 from restorefw.engine._device import autocast
-from restorefw.models import model_scale, model_size_multiple
+from restorefw.models import model_cpu_channels_last, model_scale, model_size_multiple
 
 __all__ = ["EvalPair", "evaluate", "make_eval_pairs", "restore_image"]
 
@@ -60,17 +60,27 @@ def restore_image(
     precision: str = "fp32",
     tile: int | None = None,
     overlap: int = 32,
+    tile_mode: TileMode = "auto",
 ) -> Tensor:
-    """Run a model on one ``(B, C, H, W)`` image of any size; returns a CPU tensor in [0, 1]."""
+    """Run a model on one ``(B, C, H, W)`` image of any size; returns a CPU tensor in [0, 1].
+
+    ``tile``, ``overlap`` and ``tile_mode`` are those of :func:`restorefw._tiling.tiled_forward`.
+    Models that declare ``cpu_channels_last`` get a channels-last input on the CPU, so that
+    their convolutions run in oneDNN's NHWC kernels (values are the same).
+    """
     model.eval()
+    lq = lq.to(device)
+    if device.type == "cpu" and lq.dim() == 4 and model_cpu_channels_last(model):
+        lq = lq.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode(), autocast(device, precision):
         out = tiled_forward(
             model,
-            lq.to(device),
+            lq,
             tile=tile,
             overlap=overlap,
             multiple=model_size_multiple(model),
             scale=model_scale(model),
+            mode=tile_mode,
         )
     return out.float().clamp(0, 1).cpu()
 
@@ -83,6 +93,7 @@ def evaluate(
     precision: str = "fp32",
     tile: int | None = None,
     overlap: int = 32,
+    tile_mode: TileMode = "auto",
 ) -> tuple[dict[str, float], list[dict[str, Any]], list[Tensor]]:
     """Score the model on every pair.
 
@@ -92,7 +103,7 @@ def evaluate(
     """
     records, outputs = [], []
     for pair in pairs:
-        restored = restore_image(model, pair.lq[None], device, precision, tile, overlap)
+        restored = restore_image(model, pair.lq[None], device, precision, tile, overlap, tile_mode)
         record: dict[str, Any] = {"image": pair.name}
         for name, metric in metrics.items():
             target = pair.target[None].float()

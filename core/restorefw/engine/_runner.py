@@ -220,7 +220,8 @@ class Runner:
     def _evaluate(self, stage: str, step: int, pairs: list[Any], final: bool) -> None:
         ev = self.recipe["eval"]
         means, records, outputs = evaluate(self.model, pairs, self.metrics, self.device, self.precision,
-                                           ev["tile"], ev["tile_overlap"])
+                                           ev["tile"], ev["tile_overlap"],
+                                           ev["tile_mode"])
         scores = {k: v for k, v in means.items() if not k.startswith("input_")}
         self._log(stage, step, {f"val_{k}": v for k, v in scores.items()})
         self.progress.note(stage, step, scores)

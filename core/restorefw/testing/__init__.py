@@ -48,7 +48,9 @@ from restorefw.testing._fakes import FakeDegradation, FakeKernel, FakeLoss, Fake
 from restorefw.testing._managers import plugin_manager, registry_with
 from restorefw.testing._model_checks import check_model
 from restorefw.testing._op_checks import check_op, op_registry_with
+from restorefw.testing._recipes import tiny_recipe
 from restorefw.testing._score_checks import check_loss, check_metric
+from restorefw.testing._spies import OpSpy
 
 __all__ = [
     "ContractError",
@@ -58,6 +60,7 @@ __all__ = [
     "FakeMetric",
     "FakeModel",
     "FakePlugin",
+    "OpSpy",
     "available_devices",
     "check_degradation",
     "check_kernel",
@@ -69,4 +72,5 @@ __all__ = [
     "op_registry_with",
     "plugin_manager",
     "registry_with",
+    "tiny_recipe",
 ]

@@ -1,4 +1,4 @@
-"""Restormer on images of any size: padding to 8, tiling, and the composed encoder + decoder."""
+"""Restormer on images of any size: padding to 8, exact and overlapping tiles, the composed encoder + decoder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 import restorefw
 from restorefw._tiling import tiled_forward
 from restorefw.engine import restore_image
+from restorefw_restormer._streaming import forward_streamed
 
 TINY = {"dim": 8, "num_blocks": [1, 1, 1, 1], "heads": [1, 1, 2, 2], "num_refinement_blocks": 1}
 
@@ -36,8 +37,8 @@ def test_tile_covering_image_equals_untiled(model):
     assert torch.equal(whole, tiled)
 
 
-def test_small_tiles_stay_close_to_untiled(model):
-    """MDTA pools attention statistics over its whole input, so tiles change the result.
+def test_small_overlapping_tiles_stay_close_to_untiled(model):
+    """MDTA pools attention statistics over its whole input, so overlapping tiles change the result.
 
     Stated bound, relative to the size of the model's residual r = max|f(x) - x| on a 96x80 image with
     32-px tiles and 16-px overlap (random tiny model; measured: max 0.18 = 0.50 r, mean 0.013 = 0.036 r):
@@ -50,11 +51,56 @@ def test_small_tiles_stay_close_to_untiled(model):
         residual = (whole - x).abs().max().item()
         diffs = {}
         for tile, overlap in ((32, 16), (64, 32)):
-            diff = (whole - tiled_forward(model, x, tile=tile, overlap=overlap, multiple=8)).abs()
+            diff = (whole - tiled_forward(model, x, tile=tile, overlap=overlap, multiple=8, mode="overlap")).abs()
             diffs[tile] = (diff.max().item(), diff.mean().item())
             print(f"tile {tile}/{overlap}: max {diffs[tile][0]:.4f} mean {diffs[tile][1]:.4f} residual {residual:.4f}")
     assert 0 < diffs[32][0] <= 0.6 * residual and diffs[32][1] <= 0.05 * residual
     assert diffs[64][1] < diffs[32][1]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [TINY, {**TINY, "LayerNorm_type": "BiasFree", "bias": True, "num_blocks": [1, 2, 1, 2]},
+     {**TINY, "dual_pixel_task": True, "inp_channels": 6}],
+    ids=["with_bias", "bias_free", "dual_pixel"],
+)
+@pytest.mark.parametrize("pixels", [2 * 40, 9 * 40, 10**6], ids=["two_rows", "nine_rows", "whole"])
+def test_streamed_forward_equals_forward(config, pixels):
+    torch.manual_seed(1)
+    net = restorefw.create("model", "restormer", **config).eval()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("temperature"):
+                p.uniform_(0.5, 3.0)
+    x = torch.rand(2, config.get("inp_channels", 3), 56, 40)
+    before = x.clone()
+    with torch.inference_mode():
+        whole = net(x)
+        streamed = forward_streamed(net, x, pixels)
+    assert torch.equal(x, before)
+    assert streamed.shape == whole.shape
+    assert (streamed - whole).abs().max().item() <= 1e-5
+
+
+def test_exact_tiles_have_no_seams(model):
+    """With exact tiling the tile and overlap do not matter: the result is the untiled one."""
+    x = torch.rand(1, 3, 93, 77)
+    cpu = torch.device("cpu")
+    whole = restore_image(model, x, cpu)
+    results = [restore_image(model, x, cpu, tile=tile, overlap=overlap) for tile, overlap in ((16, 0), (32, 8), (32, 16))]
+    for tiled in results:
+        assert tiled.shape == whole.shape
+        assert (tiled - whole).abs().max().item() <= 1e-5
+    assert torch.equal(results[1], results[2])
+    overlapping = restore_image(model, x, cpu, tile=32, overlap=16, tile_mode="overlap")
+    assert (overlapping - whole).abs().max().item() > 1e-3
+
+
+def test_exact_mode_needs_a_model_that_has_it():
+    with pytest.raises(ValueError, match="has no exact tiling"):
+        tiled_forward(lambda t: t, torch.rand(1, 3, 32, 32), tile=16, mode="exact")
+    with pytest.raises(ValueError, match="tile mode must be one of"):
+        tiled_forward(lambda t: t, torch.rand(1, 3, 32, 32), tile=16, mode="seamless")  # type: ignore[arg-type]
 
 
 def test_composed_encoder_decoder_equals_whole(model):

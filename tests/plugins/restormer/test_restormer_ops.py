@@ -12,7 +12,7 @@ import restorefw.ops as ops
 from restorefw.nn import layer_norm_channels
 from restorefw.ops import OpsModule
 from restorefw_restormer._arch import Restormer, RestormerConfig, build_restormer
-from restorefw_restormer._ops import gdfn_gate, mdta
+from restorefw_restormer._ops import gdfn_gate, mdta, mdta_scaled
 
 TINY = {"dim": 8, "num_blocks": [1, 1, 1, 1], "heads": [1, 1, 2, 2], "num_refinement_blocks": 1}
 FASTEST = {"layernorm2d": "channels_last", "restormer.mdta": "scaled", "restormer.gdfn_gate": "inplace"}
@@ -75,6 +75,21 @@ def test_fastest_overrides_match_the_reference(norm_type: str) -> None:
     ref.train()(x).square().mean().backward()
     for (name, a), b in zip(fast.named_parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_channels_last_input_gives_the_reference_output_in_channels_last() -> None:
+    """restore_image feeds Restormer channels-last maps on the CPU: MDTA then works on NHWC views."""
+    fast, ref = _build("auto"), _build("reference")
+    x = torch.rand(2, 3, 32, 24)
+    with torch.no_grad():
+        out = fast.eval()(x.contiguous(memory_format=torch.channels_last))
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        assert (out - ref.eval()(x)).abs().max().item() <= 1e-5
+    qkv = torch.randn(2, 3 * 12, 5, 7, dtype=torch.float64)
+    temperature = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64).view(3, 1, 1)
+    nhwc = mdta_scaled(qkv.contiguous(memory_format=torch.channels_last), temperature, 3)
+    assert nhwc.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(nhwc, mdta(qkv, temperature, 3), atol=1e-12, rtol=1e-12)
 
 
 def test_whole_and_split_share_the_bound_ops() -> None:
