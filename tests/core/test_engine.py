@@ -231,3 +231,17 @@ def test_stage_with_its_own_data_and_reinitialised_part(registry, tmp_path):
     a, b = weights(tmp_path / "r/checkpoints/a-6.safetensors"), weights(tmp_path / "r/checkpoints/b-4.safetensors")
     assert torch.equal(a["body.0.body.0.weight"], b["body.0.body.0.weight"])
     assert not torch.equal(a["head.weight"], b["head.weight"])
+
+
+def test_a_strategy_without_loss_gets_no_loss_component(registry, tmp_path, monkeypatch):
+    """uses_loss = False: the recipe's loss is not built, and calling ctx.loss_fn is a clear error."""
+    from restorefw.testing import tiny_recipe
+
+    built: list[str] = []
+    build = registry.build
+    monkeypatch.setattr(registry, "build", lambda kind, spec: built.append(kind) or build(kind, spec))
+    monkeypatch.setattr(Strategy, "uses_loss", False)
+    recipe = resolve_recipe(tiny_recipe("noloss"), registry)
+    with pytest.raises(RunError, match="strategy 'supervised' of stage 's' declares uses_loss = False"):
+        Runner(recipe, registry, tmp_path / "r", quiet=True).run()
+    assert "strategy" in built and "loss" not in built

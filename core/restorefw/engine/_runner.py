@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from restorefw._errors import RunError
 from restorefw._recipe import dump_recipe
@@ -40,6 +41,14 @@ def _reinit(module: nn.Module) -> None:
         if callable(reset):
             reset()
 
+
+
+def _no_loss(spec: dict[str, Any]) -> Callable[[Tensor, Tensor], Tensor]:
+    def unused(pred: Tensor, target: Tensor) -> Tensor:
+        raise RunError(f"strategy '{spec['strategy']['type']}' of stage '{spec['name']}' declares uses_loss = False "
+                       "but called ctx.loss_fn")
+
+    return unused
 
 class Runner:
     """Runs a resolved recipe into a run folder (from rank 0 only under torchrun).
@@ -164,7 +173,9 @@ class Runner:
         scaler = torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
         model = self.dist.wrap(self.model, self.device)
         model = torch.compile(model) if self.recipe["run"]["compile"] else model
-        ctx = StepContext(model=model, loss_fn=self.registry.build("loss", spec["loss"]), optimizer=optimizer,
+        # A strategy with its own objective gets no loss component (nothing heavy built for nothing).
+        loss_fn = self.registry.build("loss", spec["loss"]) if strategy.uses_loss else _no_loss(spec)
+        ctx = StepContext(model=model, loss_fn=loss_fn, optimizer=optimizer,
                           scheduler=scheduler, task=self.batches.tasks[index], device=self.device,
                           precision=self.precision, stage=spec["name"], clip_grad_norm=spec["clip_grad_norm"],
                           nan_policy=spec["nan_policy"], scaler=scaler, accumulate=spec["accumulate"])
