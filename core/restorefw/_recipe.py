@@ -42,6 +42,8 @@ class DataSection(StrictModel):
     batch_size: int = Field(8, gt=0)
     augment: bool = True
     val_max_size: int | None = Field(256, gt=0)
+    prefetch: bool | None = Field(None, description="make the next batch in a background thread during each "
+                                  "step (pinned memory on CUDA); default: on with CUDA")
 
 
 class Phase(StrictModel):

@@ -245,3 +245,54 @@ def test_a_strategy_without_loss_gets_no_loss_component(registry, tmp_path, monk
     with pytest.raises(RunError, match="strategy 'supervised' of stage 's' declares uses_loss = False"):
         Runner(recipe, registry, tmp_path / "r", quiet=True).run()
     assert "strategy" in built and "loss" not in built
+
+
+def test_prefetching_batches_changes_nothing(registry, tmp_path):
+    """Batches made in a background thread are the ones the step would make itself."""
+    from restorefw.testing import tiny_recipe
+
+    stages = [{"name": "a", "steps": 3, "accumulate": 2}, {"name": "b", "steps": 2, "batch_size": 3}]
+    finals = {}
+    for prefetch in (False, True):
+        recipe = resolve_recipe(tiny_recipe("pf", data={"prefetch": prefetch}, stages=stages), registry)
+        Runner(recipe, registry, tmp_path / str(prefetch), quiet=True).run()
+        finals[prefetch] = weights(tmp_path / str(prefetch) / "checkpoints/last.safetensors")
+    assert all(torch.equal(finals[False][k], finals[True][k]) for k in finals[False])
+
+
+def test_an_error_in_a_prefetched_batch_surfaces_in_the_run(registry, tmp_path, monkeypatch):
+    from restorefw.engine import BatchMaker
+    from restorefw.testing import tiny_recipe
+
+    make = BatchMaker.make
+
+    def failing(self, index, step, micro, pin=False):
+        if step == 1:
+            raise RunError("broken batch at step 1")
+        return make(self, index, step, micro, pin)
+
+    monkeypatch.setattr(BatchMaker, "make", failing)
+    recipe = resolve_recipe(tiny_recipe("pf", data={"prefetch": True}), registry)
+    with pytest.raises(RunError, match="broken batch at step 1"):
+        Runner(recipe, registry, tmp_path / "r", quiet=True).run()
+
+
+def test_prefetcher_makes_each_following_batch_once_in_its_thread():
+    import threading
+
+    from restorefw.engine import Prefetcher
+
+    made: list[tuple[tuple[int, int, int], str]] = []
+
+    class Maker:
+        def make(self, index, step, micro, pin=False):
+            made.append(((index, step, micro), threading.current_thread().name))
+            return torch.full((1,), float(step)), torch.full((1,), float(micro))
+
+    keys = [(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1)]
+    with Prefetcher.running(Maker(), torch.device("cpu")) as prefetcher:  # type: ignore[arg-type]
+        batches = [prefetcher(key, following) for key, following in zip(keys, [*keys[1:], None], strict=True)]
+    assert [(b.lq.item(), b.target.item()) for b in batches] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [key for key, _ in made] == keys
+    assert made[0][1] == threading.current_thread().name
+    assert all(name.startswith("restorefw-batches") for _, name in made[1:])

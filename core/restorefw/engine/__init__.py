@@ -13,7 +13,7 @@ from restorefw.engine._checkpoint import (
 from restorefw.engine._device import autocast, resolve_device, resolve_precision
 from restorefw.engine._distributed import DistInfo
 from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
-from restorefw.engine._batches import BatchMaker, batch_seed
+from restorefw.engine._batches import BatchMaker, Prefetcher, batch_seed
 from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
@@ -23,6 +23,7 @@ __all__ = [
     "BatchMaker",
     "DistInfo",
     "EvalPair",
+    "Prefetcher",
     "RunInterrupted",
     "Runner",
     "StepContext",

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from restorefw._registry import Registry
 from restorefw.engine._strategy import Batch
 
-__all__ = ["BatchMaker", "batch_seed"]
+__all__ = ["BatchMaker", "Prefetcher", "batch_seed"]
+
+Key = tuple[int, int, int]
+"""(stage index, step, micro-batch) of one batch."""
 
 
 def batch_seed(seed: int, stage_index: int, step: int, micro: int = 0) -> int:
@@ -54,7 +61,8 @@ class BatchMaker:
         """The generator of one (micro-)step; ``salt`` separates independent streams."""
         return torch.Generator().manual_seed(batch_seed(self.seed, index, step, micro) ^ salt)
 
-    def __call__(self, index: int, step: int, micro: int, device: torch.device) -> Batch:
+    def make(self, index: int, step: int, micro: int, pin: bool = False) -> tuple[Tensor, Tensor]:
+        """This rank's ``(lq, target)`` of one micro-step, on the CPU (in pinned memory with ``pin``)."""
         from restorefw.data import sample_batch
 
         batch_size, patch = self.shape(index, step)
@@ -63,4 +71,43 @@ class BatchMaker:
                                augment=self.recipe["data"]["augment"])
         lq, target = sampled if isinstance(sampled, tuple) else self.tasks[index].degradation(sampled, generator)
         mine = slice(self.rank * batch_size, (self.rank + 1) * batch_size)
-        return Batch(lq[mine].to(device, non_blocking=True), target[mine].to(device, non_blocking=True))
+        pair = lq[mine], target[mine]
+        return tuple(t.pin_memory() for t in pair) if pin else pair  # type: ignore[return-value]
+
+    def __call__(self, index: int, step: int, micro: int, device: torch.device) -> Batch:
+        lq, target = self.make(index, step, micro)
+        return Batch(lq.to(device, non_blocking=True), target.to(device, non_blocking=True))
+
+
+class Prefetcher:
+    """Makes the next batch in a background thread while the current step runs.
+
+    Batches are pure functions of their key (see :class:`BatchMaker`), so a run is the same
+    with or without prefetching; on CUDA they come in pinned memory and are copied without
+    blocking. Errors of a batch surface when that batch is asked for.
+    """
+
+    def __init__(self, maker: BatchMaker, device: torch.device, pool: ThreadPoolExecutor) -> None:
+        self.maker, self.device, self.pool = maker, device, pool
+        self.pin = device.type == "cuda"
+        self.pending: dict[Key, Future[tuple[Tensor, Tensor]]] = {}
+
+    def __call__(self, key: Key, following: Key | None) -> Batch:
+        """The batch of ``key``; starts making ``following`` in the background."""
+        future = self.pending.pop(key, None)
+        lq, target = future.result() if future is not None else self.maker.make(*key, pin=self.pin)
+        if following is not None and following not in self.pending:
+            self.pending[following] = self.pool.submit(self.maker.make, *following, pin=self.pin)
+        return Batch(lq.to(self.device, non_blocking=True), target.to(self.device, non_blocking=True))
+
+    @classmethod
+    @contextmanager
+    def running(cls, maker: BatchMaker, device: torch.device) -> Iterator[Prefetcher]:
+        """A prefetcher whose thread ends, unfinished work dropped, when the block does."""
+        with ThreadPoolExecutor(1, thread_name_prefix="restorefw-batches") as pool:
+            prefetcher = cls(maker, device, pool)
+            try:
+                yield prefetcher
+            finally:
+                for future in prefetcher.pending.values():
+                    future.cancel()

@@ -6,6 +6,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from torch import Tensor, nn
 from restorefw._errors import RunError
 from restorefw._recipe import dump_recipe
 from restorefw._registry import Registry
-from restorefw.engine._batches import BatchMaker
+from restorefw.engine._batches import BatchMaker, Prefetcher
 from restorefw.engine._checkpoint import atomic_write, load_state, read_state_dict, save_state, save_weights
 from restorefw.engine._device import resolve_device, resolve_precision
 from restorefw.engine._distributed import init_distributed, reduce_mean, shutdown
@@ -41,6 +42,14 @@ def _reinit(module: nn.Module) -> None:
         if callable(reset):
             reset()
 
+
+
+def _following(spec: dict[str, Any], key: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """The key of the batch after ``key`` in its stage, if any."""
+    index, step, micro = key
+    if micro + 1 < spec["accumulate"]:
+        return index, step, micro + 1
+    return (index, step + 1, 0) if step + 1 < spec["steps"] else None
 
 
 def _no_loss(spec: dict[str, Any]) -> Callable[[Tensor, Tensor], Tensor]:
@@ -191,14 +200,20 @@ class Runner:
         ctx, strategy = self._prepare_stage(index, state)
         stage_start, losses = time.perf_counter(), []
         eval_every, step = spec["eval_every"] or spec["steps"], start_step
+        prefetch = self.recipe["data"]["prefetch"]
+        prefetch = self.device.type == "cuda" if prefetch is None else prefetch
         try:
-            with self.progress.stage(spec["name"], spec["steps"], start_step) as advance:
+            with self.progress.stage(spec["name"], spec["steps"], start_step) as advance, \
+                    Prefetcher.running(self.batches, self.device) if prefetch else nullcontext() as prefetcher:
                 while step < spec["steps"]:
                     ctx.step = step
                     for micro in range(spec["accumulate"]):
                         ctx.micro = micro
                         ctx.generator = self.batches.generator(index, step, micro, salt=0x5DEECE66D)
-                        logs = strategy.train_step(ctx, self.batches(index, step, micro, self.device))
+                        key = (index, step, micro)
+                        batch = (prefetcher(key, _following(spec, key)) if prefetcher is not None
+                                 else self.batches(index, step, micro, self.device))
+                        logs = strategy.train_step(ctx, batch)
                     step += 1
                     self.global_step += 1
                     losses.append(logs["loss"])
