@@ -138,6 +138,8 @@ class DenoisingPretraining(Strategy):
     """
 
     uses_loss = False
+    # Only clean images are used: the noise is the strategy's own.
+    uses_degradation = False
 
     def __init__(self, noise: NoiseLevel, residual: bool | str = "auto", images: Any = None,
                  freeze_encoder: bool = False) -> None:

@@ -266,10 +266,10 @@ def test_an_error_in_a_prefetched_batch_surfaces_in_the_run(registry, tmp_path, 
 
     make = BatchMaker.make
 
-    def failing(self, index, step, micro, pin=False):
+    def failing(self, index, step, micro, pin=False, degrade=True):
         if step == 1:
             raise RunError("broken batch at step 1")
-        return make(self, index, step, micro, pin)
+        return make(self, index, step, micro, pin, degrade)
 
     monkeypatch.setattr(BatchMaker, "make", failing)
     recipe = resolve_recipe(tiny_recipe("pf", data={"prefetch": True}), registry)
@@ -285,7 +285,7 @@ def test_prefetcher_makes_each_following_batch_once_in_its_thread():
     made: list[tuple[tuple[int, int, int], str]] = []
 
     class Maker:
-        def make(self, index, step, micro, pin=False):
+        def make(self, index, step, micro, pin=False, degrade=True):
             made.append(((index, step, micro), threading.current_thread().name))
             return torch.full((1,), float(step)), torch.full((1,), float(micro))
 
@@ -296,3 +296,23 @@ def test_prefetcher_makes_each_following_batch_once_in_its_thread():
     assert [key for key, _ in made] == keys
     assert made[0][1] == threading.current_thread().name
     assert all(name.startswith("restorefw-batches") for _, name in made[1:])
+
+
+def test_strategies_that_ignore_lq_skip_the_degradation(registry, tmp_path, monkeypatch):
+    import dataclasses
+
+    from restorefw.testing import tiny_recipe
+
+    calls: list[int] = []
+    recipe = resolve_recipe(tiny_recipe("nodeg", stages=[{"name": "s", "steps": 2}]), registry)
+    runner = Runner(recipe, registry, tmp_path / "r", quiet=True)
+    task = runner.batches.tasks[0]
+    spy = dataclasses.replace(task, degradation=lambda x, g: calls.append(1) or task.degradation(x, g))
+    runner.batches.tasks[0] = spy
+    lq, target = runner.batches.make(0, 0, 0, degrade=False)
+    assert torch.equal(lq, target) and not calls
+    degraded, clean = runner.batches.make(0, 0, 0)
+    assert calls == [1] and torch.equal(clean, target) and not torch.equal(degraded, clean)
+    monkeypatch.setattr(Strategy, "uses_degradation", False)
+    runner.run()
+    assert calls == [1]

@@ -61,21 +61,28 @@ class BatchMaker:
         """The generator of one (micro-)step; ``salt`` separates independent streams."""
         return torch.Generator().manual_seed(batch_seed(self.seed, index, step, micro) ^ salt)
 
-    def make(self, index: int, step: int, micro: int, pin: bool = False) -> tuple[Tensor, Tensor]:
-        """This rank's ``(lq, target)`` of one micro-step, on the CPU (in pinned memory with ``pin``)."""
+    def make(self, index: int, step: int, micro: int, pin: bool = False, degrade: bool = True) -> tuple[Tensor, Tensor]:
+        """This rank's ``(lq, target)`` of one micro-step, on the CPU (in pinned memory with ``pin``).
+
+        Without ``degrade`` the task's degradation is skipped and ``lq`` is the clean target
+        (paired data is read as it is).
+        """
         from restorefw.data import sample_batch
 
         batch_size, patch = self.shape(index, step)
         generator = self.generator(index, step, micro)
         sampled = sample_batch(self.datasets[index], batch_size * self.world_size, patch, generator,
                                augment=self.recipe["data"]["augment"])
-        lq, target = sampled if isinstance(sampled, tuple) else self.tasks[index].degradation(sampled, generator)
+        if isinstance(sampled, tuple):
+            lq, target = sampled
+        else:
+            lq, target = self.tasks[index].degradation(sampled, generator) if degrade else (sampled, sampled)
         mine = slice(self.rank * batch_size, (self.rank + 1) * batch_size)
         pair = lq[mine], target[mine]
         return tuple(t.pin_memory() for t in pair) if pin else pair  # type: ignore[return-value]
 
-    def __call__(self, index: int, step: int, micro: int, device: torch.device) -> Batch:
-        lq, target = self.make(index, step, micro)
+    def __call__(self, index: int, step: int, micro: int, device: torch.device, degrade: bool = True) -> Batch:
+        lq, target = self.make(index, step, micro, degrade=degrade)
         return Batch(lq.to(device, non_blocking=True), target.to(device, non_blocking=True))
 
 
@@ -87,25 +94,25 @@ class Prefetcher:
     blocking. Errors of a batch surface when that batch is asked for.
     """
 
-    def __init__(self, maker: BatchMaker, device: torch.device, pool: ThreadPoolExecutor) -> None:
-        self.maker, self.device, self.pool = maker, device, pool
+    def __init__(self, maker: BatchMaker, device: torch.device, pool: ThreadPoolExecutor, degrade: bool = True) -> None:
+        self.maker, self.device, self.pool, self.degrade = maker, device, pool, degrade
         self.pin = device.type == "cuda"
         self.pending: dict[Key, Future[tuple[Tensor, Tensor]]] = {}
 
     def __call__(self, key: Key, following: Key | None) -> Batch:
         """The batch of ``key``; starts making ``following`` in the background."""
         future = self.pending.pop(key, None)
-        lq, target = future.result() if future is not None else self.maker.make(*key, pin=self.pin)
+        lq, target = future.result() if future is not None else self.maker.make(*key, self.pin, self.degrade)
         if following is not None and following not in self.pending:
-            self.pending[following] = self.pool.submit(self.maker.make, *following, pin=self.pin)
+            self.pending[following] = self.pool.submit(self.maker.make, *following, self.pin, self.degrade)
         return Batch(lq.to(self.device, non_blocking=True), target.to(self.device, non_blocking=True))
 
     @classmethod
     @contextmanager
-    def running(cls, maker: BatchMaker, device: torch.device) -> Iterator[Prefetcher]:
+    def running(cls, maker: BatchMaker, device: torch.device, degrade: bool = True) -> Iterator[Prefetcher]:
         """A prefetcher whose thread ends, unfinished work dropped, when the block does."""
         with ThreadPoolExecutor(1, thread_name_prefix="restorefw-batches") as pool:
-            prefetcher = cls(maker, device, pool)
+            prefetcher = cls(maker, device, pool, degrade)
             try:
                 yield prefetcher
             finally:

@@ -204,7 +204,8 @@ class Runner:
         prefetch = self.device.type == "cuda" if prefetch is None else prefetch
         try:
             with self.progress.stage(spec["name"], spec["steps"], start_step) as advance, \
-                    Prefetcher.running(self.batches, self.device) if prefetch else nullcontext() as prefetcher:
+                    Prefetcher.running(self.batches, self.device, strategy.uses_degradation) if prefetch \
+                    else nullcontext() as prefetcher:
                 while step < spec["steps"]:
                     ctx.step = step
                     for micro in range(spec["accumulate"]):
@@ -212,7 +213,7 @@ class Runner:
                         ctx.generator = self.batches.generator(index, step, micro, salt=0x5DEECE66D)
                         key = (index, step, micro)
                         batch = (prefetcher(key, _following(spec, key)) if prefetcher is not None
-                                 else self.batches(index, step, micro, self.device))
+                                 else self.batches(index, step, micro, self.device, strategy.uses_degradation))
                         logs = strategy.train_step(ctx, batch)
                     step += 1
                     self.global_step += 1

@@ -117,6 +117,8 @@ class Strategy:
 
     #: Whether the stage needs a loss component from the recipe.
     uses_loss: bool = True
+    #: Whether steps read ``batch.lq``; if not, the task's degradation is not run and ``lq`` is the clean target.
+    uses_degradation: bool = True
     #: Whether the strategy runs under torchrun/DDP (it must do its forward through ``ctx.model``).
     supports_distributed: bool = True
 

@@ -78,3 +78,4 @@ def test_noise_level_is_required_once(registry) -> None:
         registry.resolve("strategy", {"type": "dep", "sigma": 0.22, "gamma": 0.5}, "s")
     built = registry.create("strategy", {"type": "ddep", "gamma": 0.95})
     assert built.noise.gamma == pytest.approx(0.95) and built.uses_loss is False
+    assert built.uses_degradation is False
