@@ -25,7 +25,11 @@ TILE_MODES: tuple[TileMode, ...] = ("auto", "exact", "overlap")
 
 @runtime_checkable
 class ExactTiling(Protocol):
-    """A model that computes its own output piecewise, equal to the untiled forward up to rounding."""
+    """A model that computes its own output piecewise, equal to the untiled forward up to rounding.
+
+    A model whose ability depends on its configuration (a composition of parts) may also have a
+    boolean ``exact_tiling`` attribute; ``False`` means :meth:`forward_tiled` is not available.
+    """
 
     def forward_tiled(self, x: Tensor, tile: int) -> Tensor:
         """The forward of ``x`` (H, W multiples of the model's size multiple) with temporaries
@@ -104,7 +108,7 @@ def tiled_forward(
     """
     if mode not in TILE_MODES:
         raise ValueError(f"tile mode must be one of {', '.join(TILE_MODES)}, got {mode!r}")
-    exact = isinstance(fn, ExactTiling) and mode != "overlap"
+    exact = isinstance(fn, ExactTiling) and getattr(fn, "exact_tiling", True) and mode != "overlap"
     if mode == "exact" and not exact:
         raise ValueError(f"{type(fn).__name__} has no exact tiling (forward_tiled); use tile mode 'overlap'")
     if tile is not None:

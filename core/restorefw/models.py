@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -78,6 +79,26 @@ class EncoderDecoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x), x)
+
+    @property
+    def exact_tiling(self) -> bool:
+        """Whether :meth:`forward_tiled` works: the decoder knows how to tile with this encoder."""
+        return self._exact_tiler() is not None
+
+    def forward_tiled(self, x: Tensor, tile: int) -> Tensor:
+        """Exact tiled inference of the composition, when the decoder offers it for this encoder.
+
+        Decoders opt in with ``exact_tiling_with(encoder)``, returning a ``(x, tile) -> output``
+        function or ``None`` (see :class:`restorefw._tiling.ExactTiling`).
+        """
+        tiler = self._exact_tiler()
+        if tiler is None:
+            raise ValueError(f"{type(self.decoder).__name__} has no exact tiling with {type(self.encoder).__name__}")
+        return tiler(x, tile)
+
+    def _exact_tiler(self) -> Callable[[Tensor, int], Tensor] | None:
+        make = getattr(self.decoder, "exact_tiling_with", None)
+        return make(self.encoder) if make is not None else None
 
 
 def load_into(module: nn.Module, state: dict[str, Tensor], source: str, strict: bool = True) -> list[str]:

@@ -351,6 +351,12 @@ class RestormerDecoder(_DecoderPath):
         """
         return self._decode(features, x)
 
+    def exact_tiling_with(self, encoder: nn.Module) -> Callable[[Tensor, int], Tensor] | None:
+        """Exact tiled inference of ``decoder(encoder(x), x)`` when ``encoder`` is a fitting Restormer encoder."""
+        if not isinstance(encoder, RestormerEncoder) or encoder.out_channels != self.in_channels:
+            return None
+        return Restormer.from_parts(encoder, self).forward_tiled
+
 
 class Restormer(_EncoderPath, _DecoderPath):
     """The whole Restormer, with the official top-level attribute names (494 keys by default).

@@ -130,3 +130,33 @@ def test_bad_overlap_raises(overlap: int) -> None:
 def test_wrong_output_size_raises() -> None:
     with pytest.raises(ValueError, match="scale=1"):
         tiled_forward(lambda t: t[..., :-1, :], torch.rand(1, 3, 64, 64), tile=32, overlap=8)
+
+
+class _Encoder(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [x * 2]
+
+
+class _Decoder(torch.nn.Module):
+    def forward(self, features: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return features[0] + x
+
+
+class _TilingDecoder(_Decoder):
+    def exact_tiling_with(self, encoder):
+        return (lambda x, tile: self(encoder(x), x) + 1) if isinstance(encoder, _Encoder) else None
+
+
+def test_compositions_tile_exactly_only_when_their_decoder_can():
+    from restorefw.models import EncoderDecoder
+
+    x = torch.rand(1, 3, 40, 40)
+    plain = EncoderDecoder(_Encoder(), _Decoder())
+    assert not plain.exact_tiling
+    assert torch.allclose(tiled_forward(plain, x, tile=16, overlap=4), 3 * x)  # auto: overlapping tiles
+    with pytest.raises(ValueError, match="has no exact tiling"):
+        tiled_forward(plain, x, tile=16, mode="exact")
+    tiling = EncoderDecoder(_Encoder(), _TilingDecoder())
+    assert tiling.exact_tiling
+    assert torch.allclose(tiled_forward(tiling, x, tile=16), 3 * x + 1)  # the decoder's own tiling ran
+    assert torch.allclose(tiled_forward(tiling, x, tile=16, overlap=4, mode="overlap"), 3 * x)

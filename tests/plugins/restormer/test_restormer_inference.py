@@ -116,6 +116,19 @@ def test_composed_encoder_decoder_equals_whole(model):
         assert (composed.eval()(x) - model(x)).abs().max().item() == 0.0
 
 
+def test_composed_parts_tile_exactly(model):
+    composed = restorefw.create("model", {"type": "encoder_decoder", "encoder": {"type": "restormer.encoder", **TINY},
+                                          "decoder": {"type": "restormer.decoder", **TINY}})
+    state = model.state_dict()
+    for part in (composed.encoder, composed.decoder):
+        part.load_state_dict({k: v for k, v in state.items() if k in part.state_dict()})
+    assert composed.exact_tiling and composed.cpu_channels_last
+    x = torch.rand(1, 3, 72, 56)
+    cpu = torch.device("cpu")
+    whole = restore_image(model, x, cpu)
+    assert (restore_image(composed, x, cpu, tile=16, tile_mode="exact") - whole).abs().max().item() <= 1e-5
+
+
 def test_incompatible_parts_error_names_both():
     spec = {"type": "encoder_decoder", "encoder": {"type": "restormer.encoder", **TINY},
             "decoder": {"type": "restormer.decoder", **{**TINY, "dim": 16}}}
