@@ -10,7 +10,7 @@ import torch
 
 from benchmarks._common import interleaved, result_row
 
-__all__ = ["IPT_TINY", "case_ipt_chop", "case_mzsr_adapt"]
+__all__ = ["IPT_TINY", "case_ipt_chop", "case_mzsr_adapt", "one_tile_at_a_time"]
 
 IPT_TINY = {"n_feats": 8, "num_heads": 2, "num_layers": 1}
 
@@ -18,6 +18,14 @@ IPT_TINY = {"n_feats": 8, "num_heads": 2, "num_layers": 1}
 def _skipped(case: str, reason: str) -> dict[str, Any]:
     nan = float("nan")
     return result_row(case, "s", nan, nan, skipped=reason)
+
+
+def one_tile_at_a_time(model: Any, x: torch.Tensor) -> torch.Tensor:
+    """IPT x2 through :func:`chop_forward` with ``batch=1``: the model's own chop, one tile per body call."""
+    from restorefw_ipt import chop_forward
+
+    c = model.config
+    return chop_forward(lambda t: model.forward_patch(t, 0), x, c.patch_size, c.stride, c.margin, 2, 1)
 
 
 def case_ipt_chop(quick: bool, threads: int) -> list[dict[str, Any]]:
@@ -28,7 +36,7 @@ def case_ipt_chop(quick: bool, threads: int) -> list[dict[str, Any]]:
     """
     if importlib.util.find_spec("restorefw_ipt") is None:
         return [_skipped("ipt_chop", "restorefw_ipt is not installed")]
-    from restorefw_ipt import IPT, IPTConfig, chop_forward
+    from restorefw_ipt import IPT, IPTConfig
 
     # The full body (115 M parameters, ~60 GFLOP per 48² tile) on 256² means 361 tiles, about 22 TFLOP
     # per pass: minutes per pass on two cores, so the suite runs it on a 72² image (9 tiles) and
@@ -41,13 +49,11 @@ def case_ipt_chop(quick: bool, threads: int) -> list[dict[str, Any]]:
         c = model.config
         x = torch.rand(1, 3, size, size)
 
-        def one_at_a_time(model: IPT = model, x: torch.Tensor = x) -> torch.Tensor:
-            return chop_forward(lambda t: model.forward_patch(t, 0), x, c.patch_size, c.stride, c.margin, 2, 1)
-
         with torch.inference_mode():
-            diff = (model(x) - one_at_a_time()).abs().max().item()
+            diff = (model(x) - one_tile_at_a_time(model, x)).abs().max().item()
             # The agreement check is the warm-up (a full-body pass is too slow to repeat for nothing).
-            t = interleaved({"restorefw": lambda model=model, x=x: model(x), "reference": one_at_a_time},
+            t = interleaved({"restorefw": lambda model=model, x=x: model(x),
+                             "reference": lambda model=model, x=x: one_tile_at_a_time(model, x)},
                             repeats, warmup=False)
         tiles = len(range(0, _padded(size, c.patch_size, c.stride) - c.patch_size + 1, c.stride)) ** 2
         rows.append(result_row(f"ipt_chop_{body}_{size}", "s", t["restorefw"], t["reference"], body=body,

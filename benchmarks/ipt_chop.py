@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from benchmarks._cases_plugins import IPT_TINY
+from benchmarks._cases_plugins import IPT_TINY, one_tile_at_a_time
 from benchmarks._common import environment, result_row
 
 
@@ -28,22 +28,20 @@ def main() -> None:
     from restorefw._malloc import tune_malloc
 
     tune_malloc()
-    from restorefw_ipt import IPT, IPTConfig, chop_forward
+    from restorefw_ipt import IPT, IPTConfig
 
     torch.manual_seed(0)
     model = IPT(IPTConfig(**(IPT_TINY if args.body == "tiny" else {}), scales=[2])).eval()
-    c = model.config
     x = torch.rand(1, 3, args.size, args.size)
     outputs, seconds = {}, {}
     with torch.inference_mode():
-        for side, run in (("restorefw", lambda: model(x)), ("reference", lambda: chop_forward(
-                lambda t: model.forward_patch(t, 0), x, c.patch_size, c.stride, c.margin, 2, 1))):
+        for side, run in (("restorefw", lambda: model(x)), ("reference", lambda: one_tile_at_a_time(model, x))):
             start = time.perf_counter()
             outputs[side] = run()
             seconds[side] = time.perf_counter() - start
     diff = (outputs["restorefw"] - outputs["reference"]).abs().max().item()
     row = result_row(f"ipt_chop_{args.body}_{args.size}", "s", seconds["restorefw"], seconds["reference"],
-                     body=args.body, parameters=sum(p.numel() for p in model.parameters()), chop_batch=c.chop_batch,
+                     body=args.body, parameters=sum(p.numel() for p in model.parameters()), chop_batch=model.config.chop_batch,
                      max_abs_diff=diff, outputs_agree=diff <= 1e-4,
                      reference_is="the same chop, one tile per forward call")
     print(json.dumps({"benchmark": "ipt_chop", "results": [row], "environment": environment()}, indent=2))

@@ -7,13 +7,14 @@ feature map in strips of rows, each read with the one-row halo of its 3x3 convol
 each MDTA first sums ``q kᵀ`` and the squared norms of q and k over all strips, then
 applies the resulting attention map strip by strip. The result equals the untiled
 forward up to float rounding; memory for temporaries is bounded by the strip, while the
-full-resolution maps (the current activation and the skips) are held: about 2.8 GB for a
-2048² image with the default model. Residual layers update their map in place.
+full-resolution maps are held: the level-1 map of ``2·dim`` channels (1.6 GB for a 2048²
+image with the default model) and the skips of the deeper levels. Residual layers update
+their map in place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import torch
@@ -78,18 +79,18 @@ def _map(fn: StripFn, x: Tensor, budget: int, halo: int = 1, channels: int = 0, 
     return out
 
 
-def _residual(fn: StripFn, x: Tensor, budget: int, halo: int = 1) -> Tensor:
-    """``x += fn(x)`` in place, strip by strip from the top.
+def _residual(fn: StripFn, x: Tensor, budget: int) -> Tensor:
+    """``x += fn(x)`` in place, strip by strip from the top; ``fn`` needs a one-row halo.
 
-    The rows above a strip were already updated, so the original rows of its upper halo
-    are kept aside before each update.
+    The row above a strip was already updated, so its original is kept aside before each
+    update.
     """
     above: Tensor | None = None
-    for r0, r1 in _strips(x.shape[-2], max(_rows(x, budget), halo)):
-        lower = x[..., r0 : min(x.shape[-2], r1 + halo), :]
+    for r0, r1 in _strips(x.shape[-2], _rows(x, budget)):
+        lower = x[..., r0 : min(x.shape[-2], r1 + 1), :]
         window = lower if above is None else torch.cat([above, lower], dim=-2)
-        offset = 0 if above is None else above.shape[-2]
-        above = x[..., max(r0, r1 - halo) : r1, :].clone()
+        offset = 0 if above is None else 1
+        above = x[..., r1 - 1 : r1, :].clone()
         x[..., r0:r1, :] += fn(window)[..., offset : offset + r1 - r0, :]
     return x
 
@@ -148,26 +149,29 @@ def _stage(stage: nn.Sequential, x: Tensor, budget: int) -> Tensor:
     return x
 
 
+def _upsampled(up: nn.Module, low: Tensor, budget: int) -> Iterator[tuple[slice, Tensor]]:
+    """``up(low)`` strip by strip: the rows of the doubled map and their values."""
+    for r0, r1 in _strips(low.shape[-2], _rows(low, budget // 4)):
+        window, offset = _window(low, r0, r1, 1)
+        yield slice(2 * r0, 2 * r1), up(window)[..., 2 * offset : 2 * (offset + r1 - r0), :]
+
+
 def _up_merge(up: nn.Module, reduce: nn.Module, low: Tensor, skip: Tensor, budget: int) -> Tensor:
     """``reduce(cat(up(low), skip))`` strip by strip, without the full concatenation in memory."""
     out: Tensor | None = None
-    for r0, r1 in _strips(low.shape[-2], _rows(low, budget // 4)):
-        window, offset = _window(low, r0, r1, 1)
-        high = up(window)[..., 2 * offset : 2 * (offset + r1 - r0), :]
-        piece = reduce(torch.cat([high, skip[..., 2 * r0 : 2 * r1, :]], dim=1))
+    for rows, high in _upsampled(up, low, budget):
+        piece = reduce(torch.cat([high, skip[..., rows, :]], dim=1))
         if out is None:
             out = _full(piece, *piece.shape[:2], *skip.shape[-2:])
-        out[..., 2 * r0 : 2 * r1, :] = piece
+        out[..., rows, :] = piece
     assert out is not None
     return out
 
 
 def _up_into(up: nn.Module, low: Tensor, out: Tensor, budget: int) -> Tensor:
     """Write ``up(low)`` into the first channels of ``out``, whose others already hold the skip."""
-    for r0, r1 in _strips(low.shape[-2], _rows(low, budget // 4)):
-        window, offset = _window(low, r0, r1, 1)
-        high = up(window)[..., 2 * offset : 2 * (offset + r1 - r0), :]
-        out[:, : high.shape[1], 2 * r0 : 2 * r1, :] = high
+    for rows, high in _upsampled(up, low, budget):
+        out[:, : high.shape[1], rows, :] = high
     return out
 
 
