@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from restorefw import ConfigError, resolve_recipe
-from restorefw.engine import Runner, resolve_device, resolve_precision
+from restorefw.engine import Runner, cpu_isa, resolve_device, resolve_precision
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -16,13 +16,15 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_auto_device_and_precision_on_this_machine():
     device = resolve_device("auto")
     assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    expected = "bf16" if cpu_isa().bf16_matrix_units else "fp32"
+    assert resolve_precision("auto", torch.device("cpu")) == expected
     assert resolve_precision("fp32", device) == "fp32"
+    assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
 
 
-def test_half_precision_on_cpu_is_a_config_error():
-    with pytest.raises(ConfigError, match="run.precision: precision 'bf16' needs a CUDA device"):
-        resolve_precision("bf16", torch.device("cpu"))
+def test_unknown_precision_is_a_config_error():
+    with pytest.raises(ConfigError, match="run.precision: unknown precision 'fp8'"):
+        resolve_precision("fp8", torch.device("cpu"))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")

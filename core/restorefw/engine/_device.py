@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Literal
 
 import torch
 
 from restorefw._errors import ConfigError
+from restorefw.engine._isa import cpu_isa
 
-__all__ = ["autocast", "resolve_device", "resolve_precision"]
+__all__ = ["PRECISIONS", "Precision", "autocast", "autocast_dtype", "resolve_device", "resolve_precision"]
+
+Precision = Literal["fp32", "bf16", "fp16"]
+"""A resolved precision: what :func:`autocast` runs."""
+
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+"""What ``--precision`` and ``run.precision`` accept."""
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -28,24 +38,44 @@ def resolve_device(spec: str = "auto") -> torch.device:
     return device
 
 
-def resolve_precision(spec: str, device: torch.device) -> str:
-    """``auto`` → bf16 on CUDA devices that support it, fp32 elsewhere.
+def resolve_precision(spec: str, device: torch.device) -> Precision:
+    """The precision to run on ``device`` for ``spec`` (``auto``, ``fp32``, ``bf16`` or ``fp16``).
 
-    Half precisions are CUDA-only here: CPU autocast slows most conv models down.
+    ``auto`` is bf16 where the hardware multiplies bf16 natively in matrix units: CUDA
+    devices that support bf16, and CPUs with AMX-BF16 (:attr:`CpuIsa.bf16_matrix_units`);
+    fp32 everywhere else. ``bf16`` runs on any CPU (autocast), slower than fp32 on CPUs
+    without bf16 instructions. ``fp16`` on a CPU needs native fp16 arithmetic
+    (AVX512-FP16 or AMX-FP16): without it an fp16 matmul is hundreds of times slower.
+
+    Raises:
+        ConfigError: an unknown spec, or a precision the device cannot run (path ``run.precision``).
     """
+    if spec not in PRECISIONS:
+        raise ConfigError(f"unknown precision '{spec}': expected one of {', '.join(PRECISIONS)}", "run.precision")
     if spec == "auto":
-        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    if spec in ("bf16", "fp16") and device.type != "cuda":
-        raise ConfigError(f"precision '{spec}' needs a CUDA device (got {device})", "run.precision")
-    return spec
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if device.type == "cpu" and cpu_isa().bf16_matrix_units else "fp32"
+    if device.type not in ("cpu", "cuda") and spec != "fp32":
+        raise ConfigError(f"precision '{spec}' runs on CPU and CUDA devices, not {device}", "run.precision")
+    if spec == "fp16" and device.type == "cpu" and not cpu_isa().fp16_arithmetic:
+        raise ConfigError(
+            "precision 'fp16' on this CPU would be far slower than fp32: it has neither AVX512-FP16 nor AMX-FP16 "
+            "(use bf16 or fp32)", "run.precision")
+    return spec  # type: ignore[return-value]  # checked against PRECISIONS above
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of a resolved precision; ``None`` for fp32."""
+    return _DTYPES.get(precision)
 
 
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: str) -> Iterator[None]:
-    """Autocast for ``bf16``/``fp16``; a no-op for ``fp32``."""
-    if precision == "fp32":
+    """Autocast to bf16 or fp16 on the CPU or CUDA; a no-op for ``fp32``."""
+    dtype = autocast_dtype(precision)
+    if dtype is None:
         yield
         return
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
