@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from torch import Tensor, nn
 
 from restorefw.ops import OpsModule
+from restorefw_restormer._layout import in_caller_layout, in_working_layout
 from restorefw_restormer._streaming import forward_streamed
 
 __all__ = [
@@ -309,8 +310,8 @@ class RestormerEncoder(_EncoderPath):
         self._build_encoder(inp_channels, dim, num_blocks, heads, ffn_expansion_factor, bias, LayerNorm_type)
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        """Encode ``x`` into multi-scale features."""
-        return self._encode(x)
+        """Encode ``x`` into multi-scale features (channels-last on the CPU)."""
+        return self._encode(in_working_layout(x))
 
 
 class RestormerDecoder(_DecoderPath):
@@ -348,8 +349,10 @@ class RestormerDecoder(_DecoderPath):
         """Decode ``features``; ``x`` (the input image) is added as the global residual.
 
         Dual-pixel decoders have no image residual (6 channels in, 3 out) and ignore ``x``.
+        The output has the layout of ``x``.
         """
-        return self._decode(features, x)
+        inner = in_working_layout(x)
+        return in_caller_layout(self._decode([in_working_layout(f) for f in features], inner), x)
 
     def exact_tiling_with(self, encoder: nn.Module) -> Callable[[Tensor, int], Tensor] | None:
         """Exact tiled inference of ``decoder(encoder(x), x)`` when ``encoder`` is a fitting Restormer encoder."""
@@ -391,8 +394,9 @@ class Restormer(_EncoderPath, _DecoderPath):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        """Restore ``x`` of shape ``(B, C_in, H, W)`` in [0, 1]."""
-        return self._decode(self._encode(x), x)
+        """Restore ``x`` of shape ``(B, C_in, H, W)`` in [0, 1]; the output has the layout of ``x``."""
+        inner = in_working_layout(x)
+        return in_caller_layout(self._decode(self._encode(inner), inner), x)
 
     def forward_tiled(self, x: Tensor, tile: int) -> Tensor:
         """Exact tiled inference: ``forward(x)`` up to float rounding, whatever the tile.

@@ -92,6 +92,25 @@ def test_channels_last_input_gives_the_reference_output_in_channels_last() -> No
     torch.testing.assert_close(nhwc, mdta(qkv, temperature, 3), atol=1e-12, rtol=1e-12)
 
 
+def test_nchw_input_runs_channels_last_inside_and_returns_nchw() -> None:
+    """A plain model(x) call converts to the fast layout itself and hands back the caller's layout."""
+    fast, ref = _build("auto"), _build("reference")
+    seen: list[bool] = []
+    hook = fast.encoder_level1[0].register_forward_pre_hook(
+        lambda _m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    x = torch.rand(1, 3, 16, 24)
+    with torch.inference_mode():
+        out = fast.eval()(x)
+        assert out.is_contiguous() and (out - ref.eval()(x)).abs().max().item() <= 1e-5
+    hook.remove()
+    assert seen == [True]
+    encoder, decoder = fast.split()
+    with torch.inference_mode():
+        features = encoder(x)
+        assert all(f.is_contiguous(memory_format=torch.channels_last) for f in features)
+        assert torch.equal(decoder(features, x), out)
+
+
 def test_whole_and_split_share_the_bound_ops() -> None:
     model = _build("auto")
     encoder, decoder = model.split()
