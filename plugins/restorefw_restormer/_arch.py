@@ -89,10 +89,10 @@ class LayerNorm(nn.Module):
 class FeedForward(OpsModule):
     """Gated-Dconv Feed-Forward Network (GDFN): ``gelu(x1) * x2`` after a depthwise 3x3.
 
-    The gate is the op ``restormer.gdfn_gate``.
+    The whole network, with the block's residual, is the op ``restormer.gdfn``.
     """
 
-    _gate: Callable[[Tensor], Tensor]
+    _gdfn: Callable[..., Tensor]
 
     def __init__(self, dim: int, ffn_expansion_factor: float, bias: bool) -> None:
         super().__init__()
@@ -100,21 +100,24 @@ class FeedForward(OpsModule):
         self.project_in = nn.Conv2d(dim, hidden * 2, 1, bias=bias)
         self.dwconv = nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2, bias=bias)
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=bias)
-        self.use_op("_gate", "restormer.gdfn_gate")
+        self.use_op("_gdfn", "restormer.gdfn")
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.project_out(self._gate(self.dwconv(self.project_in(x))))
+    def forward(self, x: Tensor, residual: Tensor | None = None) -> Tensor:
+        """``residual + GDFN(x)`` (``GDFN(x)`` without a residual)."""
+        pin, dw, pout = self.project_in, self.dwconv, self.project_out
+        return self._gdfn(x, pin.weight, pin.bias, dw.weight, dw.bias, pout.weight, pout.bias, residual)
 
 
 class Attention(OpsModule):
     """Multi-Dconv head Transposed Attention (MDTA).
 
     Attention runs across channels (a ``C/heads`` square map per head), so the cost is
-    linear in the number of pixels. The attention itself is the op ``restormer.mdta``
-    (see ``restorefw_restormer._ops``), bound when the module is built or moved.
+    linear in the number of pixels. The attention with its output projection and the
+    block's residual is the op ``restormer.mdta_project`` (see ``restorefw_restormer._fused``),
+    bound when the module is built or moved.
     """
 
-    _mdta: Callable[[Tensor, Tensor, int], Tensor]
+    _mdta_project: Callable[..., Tensor]
 
     def __init__(self, dim: int, num_heads: int, bias: bool) -> None:
         super().__init__()
@@ -123,10 +126,12 @@ class Attention(OpsModule):
         self.qkv = nn.Conv2d(dim, dim * 3, 1, bias=bias)
         self.qkv_dwconv = nn.Conv2d(dim * 3, dim * 3, 3, padding=1, groups=dim * 3, bias=bias)
         self.project_out = nn.Conv2d(dim, dim, 1, bias=bias)
-        self.use_op("_mdta", "restormer.mdta")
+        self.use_op("_mdta_project", "restormer.mdta_project")
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.project_out(self._mdta(self.qkv_dwconv(self.qkv(x)), self.temperature, self.num_heads))
+    def forward(self, x: Tensor, residual: Tensor | None = None) -> Tensor:
+        """``residual + MDTA(x)`` (``MDTA(x)`` without a residual)."""
+        qkv, out = self.qkv_dwconv(self.qkv(x)), self.project_out
+        return self._mdta_project(qkv, self.temperature, self.num_heads, out.weight, out.bias, residual)
 
 
 class TransformerBlock(nn.Module):
@@ -142,8 +147,9 @@ class TransformerBlock(nn.Module):
         self.ffn = FeedForward(dim, ffn_expansion_factor, bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.ffn(self.norm2(x))
+        # The residual goes into each op, which adds it as part of its last GEMM or convolution.
+        x = self.attn(self.norm1(x), residual=x)
+        return self.ffn(self.norm2(x), residual=x)
 
 
 class OverlapPatchEmbed(nn.Module):

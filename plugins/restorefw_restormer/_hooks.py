@@ -18,6 +18,7 @@ from restorefw_restormer._arch import (
     build_restormer_encoder,
 )
 from restorefw_restormer._convert import infer_config
+from restorefw_restormer._fused import register_fused_ops
 from restorefw_restormer._ops import register_restormer_ops
 
 _LICENSE = "Apache-2.0 (clean-room code); official weights: Academic Public License"
@@ -63,3 +64,4 @@ def register_models(register: Register) -> None:
 @hookimpl
 def register_ops(register: Register) -> None:
     register_restormer_ops(register)
+    register_fused_ops(register)

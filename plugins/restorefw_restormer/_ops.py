@@ -22,6 +22,7 @@ __all__ = [
     "gdfn_gate_inplace",
     "mdta",
     "mdta_scaled",
+    "mdta_weights",
     "nhwc_attend",
     "nhwc_heads",
     "nhwc_square_sums",
@@ -54,18 +55,45 @@ def mdta_scaled(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
     two temporaries of the size of the image. Raw dot products over ``H·W`` pixels can
     exceed float16's range, hence no float16 (and no CUDA, where autocast gives float16).
     """
-    if qkv.is_contiguous(memory_format=torch.channels_last) and not qkv.is_contiguous():
-        return _mdta_scaled_nhwc(qkv, temperature, num_heads)
+    weights = mdta_weights(qkv, temperature, num_heads)
+    b, c3, h, w = qkv.shape
+    if _is_nhwc(qkv):
+        (v,) = nhwc_heads(qkv[:, 2 * c3 // 3 :], num_heads, 1)
+        return nhwc_attend(v, weights, h, w)
+    v = qkv[:, 2 * c3 // 3 :].reshape(b, num_heads, c3 // 3 // num_heads, h * w).contiguous()
+    return (weights @ v).reshape(b, -1, h, w)
+
+
+def mdta_weights(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
+    """The per-head attention matrices ``softmax(q̂ k̂ᵀ · temperature)``: ``(B, heads, C/heads, C/heads)``.
+
+    On a channels-last map q and k are read as strided NHWC views (no copy of the map);
+    otherwise as per-head rows. The norms divide the small score matrix, not q and k.
+    """
+    if qkv.dtype == torch.float16:
+        # Raw dot products over H·W pixels overflow float16: the scores are taken in float32.
+        with torch.autocast(qkv.device.type, enabled=False):
+            return mdta_weights(qkv.float(), temperature.float(), num_heads).half()
+    b, c3, h, w = qkv.shape
+    c = c3 // 3
+    if _is_nhwc(qkv):
+        q, k = nhwc_heads(qkv[:, : 2 * c], num_heads, 2)
+        norms = nhwc_square_sums(qkv, 2 * c).sqrt().clamp_min(1e-12).view(b, 2, num_heads, c // num_heads)
+        scores = q.transpose(-2, -1) @ k
+        return (scores * (temperature / (norms[:, 0].unsqueeze(-1) * norms[:, 1].unsqueeze(-2)))).softmax(dim=-1)
     # Batched matmuls on the per-head views of a multi-image batch take a slow strided path;
     # one copy each is cheaper (and free for a single image, whose views are contiguous).
-    q, k, v = (t.contiguous() for t in _heads(qkv, num_heads))
+    q, k = (t.reshape(b, num_heads, c // num_heads, h * w).contiguous() for t in (qkv[:, :c], qkv[:, c : 2 * c]))
     # F.normalize divides by max(norm, 1e-12); the same clamp keeps zero rows finite.
     q_norm = torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(1e-12)
     k_norm = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(1e-12)
     scale = temperature / (q_norm * k_norm.transpose(-2, -1))
-    attn = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
-    b, _, h, w = qkv.shape
-    return (attn @ v).reshape(b, -1, h, w)
+    return ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
+
+
+def _is_nhwc(x: Tensor) -> bool:
+    """Channels-last and not also NCHW-contiguous (a map with one channel or one pixel is both)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 def nhwc_heads(x: Tensor, num_heads: int, parts: int) -> list[Tensor]:
@@ -93,20 +121,6 @@ def nhwc_attend(v: Tensor, weights: Tensor, height: int, width: int) -> Tensor:
     out = v @ weights.transpose(-2, -1)
     b, heads, _, d = out.shape
     return out.transpose(1, 2).reshape(b, height, width, heads * d).permute(0, 3, 1, 2)
-
-
-def _mdta_scaled_nhwc(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
-    """:func:`mdta_scaled` on a channels-last map, returning a channels-last map.
-
-    The matmuls take strided views of the NHWC memory instead of a copy of the map in NCHW;
-    the image-sized temporaries are the squares for the norms and the output.
-    """
-    b, c3, h, w = qkv.shape
-    q, k, v = nhwc_heads(qkv, num_heads, 3)
-    d = q.shape[-1]
-    norms = nhwc_square_sums(qkv, 2 * c3 // 3).sqrt().clamp_min(1e-12).view(b, 2, num_heads, d)
-    scores = q.transpose(-2, -1) @ k * (temperature / (norms[:, 0].unsqueeze(-1) * norms[:, 1].unsqueeze(-2)))
-    return nhwc_attend(v, scores.softmax(dim=-1), h, w)
 
 
 def gdfn_gate(x: Tensor) -> Tensor:

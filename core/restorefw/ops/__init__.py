@@ -21,6 +21,7 @@ Modules bind ops when they are built (:class:`OpsModule`); ``RESTOREFW_OPS`` or
 from __future__ import annotations
 
 from restorefw._manager import build_op_registry
+from restorefw.ops._autocast import matmul_dtype
 from restorefw.ops._context import OpsModule, current_policy, current_registry, default_op_registry, resolve, use
 from restorefw.ops._policy import ENV_VAR, OpsPolicy
 from restorefw.ops._registry import OpRegistry
@@ -42,6 +43,7 @@ __all__ = [
     "current_policy",
     "current_registry",
     "default_op_registry",
+    "matmul_dtype",
     "resolve",
     "use",
 ]

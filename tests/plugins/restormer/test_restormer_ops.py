@@ -12,10 +12,11 @@ import restorefw.ops as ops
 from restorefw.nn import layer_norm_channels
 from restorefw.ops import OpsModule
 from restorefw_restormer._arch import Restormer, RestormerConfig, build_restormer
-from restorefw_restormer._ops import gdfn_gate, mdta, mdta_scaled
+from restorefw_restormer._fused import gdfn, mdta_project
+from restorefw_restormer._ops import mdta, mdta_scaled
 
 TINY = {"dim": 8, "num_blocks": [1, 1, 1, 1], "heads": [1, 1, 2, 2], "num_refinement_blocks": 1}
-FASTEST = {"layernorm2d": "channels_last", "restormer.mdta": "scaled", "restormer.gdfn_gate": "inplace"}
+FASTEST = {"layernorm2d": "channels_last", "restormer.mdta_project": "folded", "restormer.gdfn": "onednn"}
 
 
 def _build(policy: str | None = None, **kwargs: Any) -> Restormer:
@@ -45,7 +46,7 @@ def test_cpu_build_binds_the_fastest_overrides() -> None:
     model = _build("auto")
     assert _choices(model) == {op: {impl} for op, impl in FASTEST.items()}
     block = model.encoder_level1[0]
-    assert block.norm1.body._layer_norm is not layer_norm_channels and block.attn._mdta is not mdta
+    assert block.norm1.body._layer_norm is not layer_norm_channels and block.attn._mdta_project is not mdta_project
 
 
 def test_reference_policy_binds_the_references() -> None:
@@ -53,14 +54,14 @@ def test_reference_policy_binds_the_references() -> None:
     assert _choices(model) == {op: {"reference"} for op in FASTEST}
     block = model.latent[0]
     assert block.norm2.body._layer_norm is layer_norm_channels
-    assert block.attn._mdta is mdta and block.ffn._gate is gdfn_gate
+    assert block.attn._mdta_project is mdta_project and block.ffn._gdfn is gdfn
 
 
 def test_environment_pins_one_op(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RESTOREFW_OPS", "layernorm2d=reference,restormer.gdfn_gate=reference")
+    monkeypatch.setenv("RESTOREFW_OPS", "layernorm2d=reference,restormer.gdfn=reference")
     model = build_restormer(RestormerConfig(**TINY))
-    assert _choices(model) == {"layernorm2d": {"reference"}, "restormer.mdta": {"scaled"},
-                               "restormer.gdfn_gate": {"reference"}}
+    assert _choices(model) == {"layernorm2d": {"reference"}, "restormer.mdta_project": {"folded"},
+                               "restormer.gdfn": {"reference"}}
 
 
 @pytest.mark.parametrize("norm_type", ["WithBias", "BiasFree"])
@@ -114,14 +115,15 @@ def test_nchw_input_runs_channels_last_inside_and_returns_nchw() -> None:
 def test_whole_and_split_share_the_bound_ops() -> None:
     model = _build("auto")
     encoder, decoder = model.split()
-    assert encoder.latent[0].attn._mdta is model.latent[0].attn._mdta
+    assert encoder.latent[0].attn._mdta_project is model.latent[0].attn._mdta_project
     assert _choices(decoder) == _choices(model)
 
 
 def test_moves_re_resolve_for_the_new_dtype() -> None:
     model = _build("auto")
-    model.to(torch.float16)  # the scaled MDTA would overflow float16 scores: not chosen
-    assert _choices(model)["restormer.mdta"] == {"reference"}
+    model.to(torch.float16)  # the folded MDTA and oneDNN's fused GDFN are not chosen for float16
+    assert _choices(model)["restormer.mdta_project"] == {"reference"}
+    assert _choices(model)["restormer.gdfn"] == {"reference"}
     assert _choices(model)["layernorm2d"] == {"channels_last"}
     model.float()
     assert _choices(model) == {op: {impl} for op, impl in FASTEST.items()}
