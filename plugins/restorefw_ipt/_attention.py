@@ -52,15 +52,32 @@ class MultiheadAttention(OpsModule):
         nn.init.kaiming_uniform_(self.in_proj_weight, a=math.sqrt(5))
         self.use_op("_attention", "ipt.attention")
 
-    def _split_heads(self, x: Tensor, weight: Tensor) -> Tensor:
-        """Project ``(B, N, D)`` tokens and view them as ``(B, heads, N, D / heads)``."""
+    def _heads(self, x: Tensor) -> Tensor:
+        """View projected ``(B, N, D)`` tokens as ``(B, heads, N, D / heads)``."""
         b, n, _ = x.shape
-        return F.linear(x, weight).view(b, n, self.heads, -1).transpose(1, 2)
+        return x.view(b, n, self.heads, -1).transpose(1, 2)
+
+    def _projections(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``query W_q``, ``key W_k`` and ``value W_v``, one GEMM for the inputs that are the same tensor.
+
+        IPT's layers pass one tensor as query and key (self-attention), or as key and value
+        (cross-attention to the encoder's memory): a single wider GEMM reads it once.
+        """
+        weight = self.in_proj_weight
+        dim = weight.shape[1]
+        if query is key and key is value:
+            q, k, v = F.linear(query, weight).chunk(3, dim=-1)
+        elif query is key:
+            (q, k), v = F.linear(query, weight[: 2 * dim]).chunk(2, dim=-1), F.linear(value, weight[2 * dim :])
+        elif key is value:
+            q, (k, v) = F.linear(query, weight[:dim]), F.linear(key, weight[dim:]).chunk(2, dim=-1)
+        else:
+            q, k, v = (F.linear(x, w) for x, w in zip((query, key, value), weight.chunk(3), strict=True))
+        return q, k, v
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
         """Attend from ``query`` ``(B, Nq, D)`` to ``key``/``value`` ``(B, Nk, D)``; returns ``(B, Nq, D)``."""
-        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
-        q, k, v = self._split_heads(query, w_q), self._split_heads(key, w_k), self._split_heads(value, w_v)
+        q, k, v = (self._heads(t) for t in self._projections(query, key, value))
         out = self._attention(q, k, v, self.dropout if self.training else 0.0)
         b, _, n, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(b, n, -1))

@@ -11,10 +11,13 @@ official state dicts load unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restorefw.ops import OpsModule
 from restorefw_ipt._attention import MultiheadAttention
 
 __all__ = ["IPTBody", "LearnedPositionalEncoding", "TransformerDecoderLayer", "TransformerEncoderLayer"]
@@ -28,7 +31,25 @@ def _plus(x: Tensor, pos: Tensor | None) -> Tensor:
     return x if pos is None else x + pos
 
 
-class TransformerEncoderLayer(nn.Module):
+class _FeedForward(OpsModule):
+    """The ReLU MLP of a layer (``linear1``, ``linear2``) with its residual, through the op ``ipt.mlp``."""
+
+    _mlp: Callable[..., Tensor]
+    linear1: nn.Linear
+    linear2: nn.Linear
+    dropout: nn.Dropout
+
+    def _bind_mlp(self) -> None:
+        self.use_op("_mlp", "ipt.mlp")
+
+    def _feed_forward(self, y: Tensor, x: Tensor) -> Tensor:
+        """``x + MLP(y)``; with dropout active (training) the layers run one by one."""
+        if self.training and self.dropout.p > 0:
+            return x + self.dropout(self.linear2(self.dropout(F.relu(self.linear1(y)))))
+        return self._mlp(y, self.linear1.weight, self.linear1.bias, self.linear2.weight, self.linear2.bias, x)
+
+
+class TransformerEncoderLayer(_FeedForward):
     """Pre-norm encoder layer: ``x + MHA(LN(x))`` then ``x + MLP(LN(x))`` (ReLU MLP)."""
 
     def __init__(self, dim: int, heads: int, hidden: int, dropout: float, no_norm: bool) -> None:
@@ -39,17 +60,17 @@ class TransformerEncoderLayer(nn.Module):
         self.norm1 = _norm(dim, no_norm)
         self.norm2 = _norm(dim, no_norm)
         self.dropout = nn.Dropout(dropout)
+        self._bind_mlp()
 
     def forward(self, x: Tensor, pos: Tensor | None = None) -> Tensor:
         """Encode ``(B, N, D)`` tokens; ``pos`` is added to queries and keys when given."""
         y = self.norm1(x)
         q = _plus(y, pos)
         x = x + self.dropout(self.self_attn(q, q, y))
-        y = self.norm2(x)
-        return x + self.dropout(self.linear2(self.dropout(F.relu(self.linear1(y)))))
+        return self._feed_forward(self.norm2(x), x)
 
 
-class TransformerDecoderLayer(nn.Module):
+class TransformerDecoderLayer(_FeedForward):
     """Pre-norm decoder layer: self-attention, cross-attention to ``memory``, MLP.
 
     The task query ``query_pos`` is added to the queries (and to the self-attention
@@ -66,6 +87,7 @@ class TransformerDecoderLayer(nn.Module):
         self.norm2 = _norm(dim, no_norm)
         self.norm3 = _norm(dim, no_norm)
         self.dropout = nn.Dropout(dropout)
+        self._bind_mlp()
 
     def forward(self, x: Tensor, memory: Tensor, pos: Tensor | None = None,
                 query_pos: Tensor | None = None) -> Tensor:
@@ -76,8 +98,7 @@ class TransformerDecoderLayer(nn.Module):
         y = self.norm2(x)
         attended = self.multihead_attn(_plus(y, query_pos), _plus(memory, pos), memory)
         x = x + self.dropout(attended)
-        y = self.norm3(x)
-        return x + self.dropout(self.linear2(self.dropout(F.relu(self.linear1(y)))))
+        return self._feed_forward(self.norm3(x), x)
 
 
 class _Layers(nn.Module):
@@ -101,7 +122,7 @@ class LearnedPositionalEncoding(nn.Module):
         return self.pe(self.position_ids)
 
 
-class IPTBody(nn.Module):
+class IPTBody(OpsModule):
     """Transformer over the ``patch_dim``-square patches of a fixed-size feature map.
 
     Tokens are ``F.unfold`` patches (``D = channels·patch_dim²``). The encoder sees
@@ -123,6 +144,8 @@ class IPTBody(nn.Module):
         pos_every: add the positional encoding to queries/keys in every layer instead of once.
         no_pos: no positional encoding.
     """
+
+    _mlp: Callable[..., Tensor]
 
     def __init__(self, img_dim: int, patch_dim: int, channels: int, num_heads: int, num_layers: int,
                  num_queries: int, dropout: float = 0.0, no_norm: bool = False, no_mlp: bool = False,
@@ -146,6 +169,7 @@ class IPTBody(nn.Module):
         if not no_pos:
             self.position_encoding = LearnedPositionalEncoding(self.num_tokens, self.dim)
         self.dropout = nn.Dropout(dropout)
+        self.use_op("_mlp", "ipt.mlp")
         if no_norm:
             for module in self.modules():
                 if isinstance(module, nn.Linear):
@@ -193,6 +217,13 @@ class IPTBody(nn.Module):
         for layer in self.decoder.layers:
             out = layer(out, memory, pos, query)
         if not self.no_mlp:
-            out = self.mlp_head(out) + out
+            out = self._head_mlp(out)
         feature_map = F.fold(out.transpose(1, 2), (h, w), self.patch_dim, stride=self.patch_dim)
         return (feature_map, out) if con else feature_map
+
+    def _head_mlp(self, out: Tensor) -> Tensor:
+        """``mlp_head(out) + out``; without active dropout through the op ``ipt.mlp``."""
+        first, second = self.mlp_head[0], self.mlp_head[3]
+        if self.training and self.dropout.p > 0:
+            return self.mlp_head(out) + out
+        return self._mlp(out, first.weight, first.bias, second.weight, second.bias, out)
