@@ -11,7 +11,7 @@ from torch import nn
 import restorefw.ops as ops
 from restorefw.testing import check_op
 from restorefw_ipt import IPT, IPTConfig, MultiheadAttention
-from restorefw_ipt._ops import attention, attention_sdpa
+from restorefw_ipt._ops import attention, attention_sdpa, mlp
 
 TINY = {"n_feats": 8, "patch_size": 12, "num_heads": 2, "num_layers": 2, "scales": [2, 1]}
 
@@ -112,3 +112,20 @@ def test_dropout_reaches_the_op_in_training_mode_only() -> None:
     attn.eval()(x, x, x)
     attn.train()(x, x, x)
     assert seen == [0.0, 0.25]
+
+
+def test_mlp_op_is_bound_and_left_out_while_dropout_is_active() -> None:
+    model = _ipt("auto", dropout_rate=0.1)
+    layer = model.body.encoder.layers[0]
+    assert layer.bound_ops()["_mlp"].name == "onednn" and model.body.bound_ops()["_mlp"].name == "onednn"
+    calls: list[int] = []
+
+    def spy(*args: torch.Tensor | None) -> torch.Tensor:
+        calls.append(1)
+        return mlp(*args)
+
+    layer._mlp = spy
+    x = torch.randn(1, 16, layer.linear1.in_features)
+    layer.eval()(x)
+    layer.train()(x)
+    assert calls == [1]
