@@ -27,6 +27,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from restorefw import StrictModel
+from restorefw.engine import PrecisionSupport
 from restorefw.ops import OpsModule
 
 __all__ = ["MZSRConfig", "MZSRNet", "build_mzsr", "count_parameters"]
@@ -49,7 +50,15 @@ class MZSRNet(OpsModule):
         scale: output size / input size.
         size_multiple: accepted input sizes are multiples of this (any size works).
         value_range: the model works on images in [0, 1].
+        precision_support: gradient steps stay in fp32; inference takes any precision.
     """
+
+    # The meta-learned initialisation is tuned to a few exact fp32 SGD steps (and meta-training
+    # differentiates through them): bf16 gradients move every step, and no meta-trained weights
+    # are shipped to show that the result survives it (docs/performance.md).
+    precision_support = PrecisionSupport(
+        training=("fp32",), adaptation=("fp32",),
+        note="MZSR: meta-training and zero-shot adaptation take fp32 gradient steps")
 
     def __init__(self, scale: int = 2, in_channels: int = 3, channels: int = 64, layers: int = 8) -> None:
         super().__init__()
