@@ -12,7 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PEAK_RSS", "environment", "interleaved", "load_average", "matmul_gflops", "result_row", "run_isolated"]
+__all__ = [
+    "PEAK_RSS", "environment", "interleaved", "interleaved_stats", "load_average", "matmul_gflops", "result_row",
+    "run_isolated",
+]
 
 # Pasted into scripts that `run_isolated` runs. VmHWM belongs to the script's own address space,
 # while ru_maxrss carries the parent's peak over fork + exec.
@@ -35,13 +38,22 @@ def load_average() -> list[float] | None:
 
 
 def environment() -> dict[str, Any]:
-    """Versions, threads, device, load and allocator settings the numbers were measured with."""
+    """Versions, CPU model and ISA flags, threads, device, load and allocator settings of the numbers.
+
+    The ISA flags (AVX-512, its bf16 and fp16 extensions, AMX) decide how fast each precision
+    runs, so figures from machines that differ in them are not comparable.
+    """
     import torch
 
+    from restorefw.engine import cpu_isa
+
+    isa = cpu_isa()
     return {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "cpu_model": isa.model,
+        "isa": {**isa.as_dict(), "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()},
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
@@ -69,6 +81,17 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: bool = 
         repeats: timed calls of each.
         warmup: make one untimed call of each first (allocator growth, kernel selection).
     """
+    return {name: s["median"] for name, s in interleaved_stats(fns, repeats, warmup).items()}
+
+
+def interleaved_stats(
+    fns: dict[str, Callable[[], Any]], repeats: int, warmup: bool = True
+) -> dict[str, dict[str, float]]:
+    """Median and best (minimum) seconds of each function, timed as :func:`interleaved` does.
+
+    The best call is what the cores do when other jobs leave them alone; the median is
+    what a user of a shared machine sees. Reports give both where load is high.
+    """
     times: dict[str, list[float]] = {name: [] for name in fns}
     if warmup:
         for fn in fns.values():
@@ -78,7 +101,7 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: bool = 
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return {name: {"median": statistics.median(ts), "min": min(ts)} for name, ts in times.items()}
 
 
 _PEAK: dict[int, float] = {}

@@ -27,8 +27,9 @@ def _number(value: Any) -> str:
 
 
 def _notes(row: dict[str, Any]) -> str:
-    keys = ("skipped", "error", "shape", "override", "max_abs_diff", "peak_fraction", "gflop_per_s", "tiles",
-            "parameters", "seconds", "tile", "overlaps", "mean_abs_diff", "config", "reference_is")
+    keys = ("skipped", "error", "entry", "shape", "override", "precision", "psnr_delta_db", "ssim_delta",
+            "psnr_vs_fp32_db", "declared_safe", "max_abs_diff", "peak_fraction", "best_fraction", "gflop_per_s",
+            "tiles", "parameters", "seconds", "tile", "overlaps", "mean_abs_diff", "config", "reference_is")
     return "; ".join(f"{k} {_number(row[k])}" for k in keys if row.get(k) is not None)
 
 
@@ -42,7 +43,19 @@ def markdown_table(report: dict[str, Any]) -> str:
                  _number(row.get("load_1m")), _notes(row)]
         # A literal "|" (as in a goal "max |a - b|") would split the cell.
         lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + _profiles(report))
+
+
+def _profiles(report: dict[str, Any]) -> list[str]:
+    """One table per profile row: its top kinds of work and their share of the time."""
+    lines = []
+    for row in report["results"]:
+        if not row.get("top"):
+            continue
+        lines += ["", f"`{row['case']}`: {_number(row['restorefw'])} ms, floor {_number(row['reference'])} ms", "",
+                  "| op | ms | share | calls |", "|---|---|---|---|"]
+        lines += [f"| {r['op']} | {_number(r['ms'])} | {r['share']:.1%} | {r['calls']} |" for r in row["top"]]
+    return lines
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ from benchmarks._cases_cuda import case_cuda
 from benchmarks._cases_misc import case_cli, case_data_pipeline
 from benchmarks._cases_ops import case_matmul_peak, case_ops
 from benchmarks._cases_plugins import case_ipt_chop, case_mzsr_adapt
+from benchmarks._cases_precision import case_precision
+from benchmarks._cases_profile import case_profile
 from benchmarks._cases_restormer import case_restormer_forward, case_restormer_train_step, case_tiled
 from benchmarks._common import environment, load_average, matmul_gflops
 
@@ -35,6 +37,8 @@ CASES: dict[str, Callable[[bool, int], list[dict[str, Any]]]] = {
     "ops": case_ops,
     "restormer_forward": case_restormer_forward,
     "restormer_train_step": case_restormer_train_step,
+    "precision": case_precision,
+    "profile": case_profile,
     "tiled": case_tiled,
     "ipt_chop": case_ipt_chop,
     "mzsr_adapt": case_mzsr_adapt,
@@ -71,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     env = environment()
     env.update(malloc_tuning=malloc, load_average_start=load_start, load_average_end=env.pop("load_average"),
                seconds=round(time.perf_counter() - start, 1), case_seconds=durations)
-    if "matmul_peak" in names or "restormer_forward" in names:
+    if {"matmul_peak", "restormer_forward", "profile"} & set(names):
         env["matmul_peak_gflop_per_s"] = matmul_gflops()
     report = {"suite": "restorefw", "quick": args.quick, "results": results, "environment": env}
     print(json.dumps(report, indent=2))
