@@ -22,7 +22,7 @@ from torch import Tensor
 
 from restorefw.hookspecs import Register
 from restorefw.ops import OpSample, Override, Reference, matmul_dtype
-from restorefw_restormer._ops import gdfn_gate, gdfn_gate_inplace, mdta, mdta_weights
+from restorefw_restormer._ops import gdfn_gate, gdfn_gate_inplace, mdta, mdta_weights, split_qkv
 
 __all__ = [
     "gdfn",
@@ -55,20 +55,16 @@ def mdta_project_folded(
     values with the residual as the accumulator (``baddbmm``). Channels-last maps stay
     channels-last (the values are read as a strided NHWC view); others are NCHW.
     """
-    attention = mdta_weights(qkv, temperature, num_heads)
     b, c3, h, w = qkv.shape
+    nhwc, (queries, keys, values) = split_qkv(qkv)
+    attention = mdta_weights(queries, keys, temperature, num_heads, nhwc)
     heads, d = attention.shape[1], attention.shape[-1]
     # W'[b, o, head, j] = sum_i W[o, head, i] A[b, head, i, j]
     folded = torch.einsum("ohi,bhij->bohj", weight.reshape(-1, heads, d).to(attention.dtype), attention)
     folded = folded.reshape(b, -1, heads * d).to(qkv.dtype)
     out_channels = folded.shape[1]
-    nhwc = qkv.is_contiguous(memory_format=torch.channels_last) and not qkv.is_contiguous()
-    if nhwc:
-        values = qkv.permute(0, 2, 3, 1).reshape(b, h * w, c3)[..., 2 * c3 // 3 :]
-        matrix = folded.transpose(1, 2)
-    else:
-        values = qkv[:, 2 * c3 // 3 :].reshape(b, c3 // 3, h * w)
-        matrix = folded
+    # NHWC tokens (B, pixels, C) times W'^T, or W' times channel rows (B, C, pixels).
+    matrix = folded.transpose(1, 2) if nhwc else folded
     base = _accumulator(residual, bias, b, out_channels, h, w, nhwc, qkv.dtype)
     if base is None:
         tokens = torch.bmm(values, matrix) if nhwc else torch.bmm(matrix, values)

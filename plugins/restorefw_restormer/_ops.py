@@ -27,6 +27,7 @@ __all__ = [
     "nhwc_heads",
     "nhwc_square_sums",
     "register_restormer_ops",
+    "split_qkv",
 ]
 
 _CPU_DTYPES = (torch.float32, torch.float64, torch.bfloat16)
@@ -55,36 +56,47 @@ def mdta_scaled(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
     two temporaries of the size of the image. Raw dot products over ``H·W`` pixels can
     exceed float16's range, hence no float16 (and no CUDA, where autocast gives float16).
     """
-    weights = mdta_weights(qkv, temperature, num_heads)
+    b, _, h, w = qkv.shape
+    nhwc, (q, k, v) = split_qkv(qkv)
+    weights = mdta_weights(q, k, temperature, num_heads, nhwc)
+    if nhwc:
+        return nhwc_attend(v.unflatten(-1, (num_heads, -1)).transpose(1, 2), weights, h, w)
+    return (weights @ v.reshape(b, num_heads, -1, h * w).contiguous()).reshape(b, -1, h, w)
+
+
+def split_qkv(qkv: Tensor) -> tuple[bool, tuple[Tensor, ...]]:
+    """q, k and v of a ``(B, 3C, H, W)`` map as one split (one autograd node: one pass for the gradients).
+
+    Returns whether they are NHWC tokens ``(B, H·W, C)`` (strided views of a channels-last
+    map, nothing copied) or channel rows ``(B, C, H·W)``, and the three parts.
+    """
     b, c3, h, w = qkv.shape
     if _is_nhwc(qkv):
-        (v,) = nhwc_heads(qkv[:, 2 * c3 // 3 :], num_heads, 1)
-        return nhwc_attend(v, weights, h, w)
-    v = qkv[:, 2 * c3 // 3 :].reshape(b, num_heads, c3 // 3 // num_heads, h * w).contiguous()
-    return (weights @ v).reshape(b, -1, h, w)
+        return True, qkv.permute(0, 2, 3, 1).reshape(b, h * w, c3).split(c3 // 3, dim=-1)
+    return False, qkv.reshape(b, c3, h * w).split(c3 // 3, dim=1)
 
 
-def mdta_weights(qkv: Tensor, temperature: Tensor, num_heads: int) -> Tensor:
+def mdta_weights(q: Tensor, k: Tensor, temperature: Tensor, num_heads: int, nhwc: bool) -> Tensor:
     """The per-head attention matrices ``softmax(q̂ k̂ᵀ · temperature)``: ``(B, heads, C/heads, C/heads)``.
 
-    On a channels-last map q and k are read as strided NHWC views (no copy of the map);
-    otherwise as per-head rows. The norms divide the small score matrix, not q and k.
+    ``q`` and ``k`` come from :func:`split_qkv`. The norms divide the small score matrix,
+    not q and k; NHWC tokens are read in place (BLAS takes the pixel axis as the leading
+    dimension).
     """
-    if qkv.dtype == torch.float16:
+    if q.dtype == torch.float16:
         # Raw dot products over H·W pixels overflow float16: the scores are taken in float32.
-        with torch.autocast(qkv.device.type, enabled=False):
-            return mdta_weights(qkv.float(), temperature.float(), num_heads).half()
-    b, c3, h, w = qkv.shape
-    c = c3 // 3
-    if _is_nhwc(qkv):
-        q, k = nhwc_heads(qkv[:, : 2 * c], num_heads, 2)
-        norms = nhwc_square_sums(qkv, 2 * c).sqrt().clamp_min(1e-12).view(b, 2, num_heads, c // num_heads)
+        with torch.autocast(q.device.type, enabled=False):
+            return mdta_weights(q.float(), k.float(), temperature.float(), num_heads, nhwc).half()
+    b = q.shape[0]
+    if nhwc:
+        # F.normalize divides by max(norm, 1e-12); the same clamp keeps zero rows finite.
+        q_norm, k_norm = (t.square().sum(1).sqrt().clamp_min(1e-12).view(b, num_heads, -1) for t in (q, k))
+        q, k = (t.unflatten(-1, (num_heads, -1)).transpose(1, 2) for t in (q, k))
         scores = q.transpose(-2, -1) @ k
-        return (scores * (temperature / (norms[:, 0].unsqueeze(-1) * norms[:, 1].unsqueeze(-2)))).softmax(dim=-1)
+        return (scores * (temperature / (q_norm.unsqueeze(-1) * k_norm.unsqueeze(-2)))).softmax(dim=-1)
     # Batched matmuls on the per-head views of a multi-image batch take a slow strided path;
     # one copy each is cheaper (and free for a single image, whose views are contiguous).
-    q, k = (t.reshape(b, num_heads, c // num_heads, h * w).contiguous() for t in (qkv[:, :c], qkv[:, c : 2 * c]))
-    # F.normalize divides by max(norm, 1e-12); the same clamp keeps zero rows finite.
+    q, k = (t.reshape(b, num_heads, -1, t.shape[-1]).contiguous() for t in (q, k))
     q_norm = torch.linalg.vector_norm(q, dim=-1, keepdim=True).clamp_min(1e-12)
     k_norm = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(1e-12)
     scale = temperature / (q_norm * k_norm.transpose(-2, -1))
