@@ -31,7 +31,17 @@ def _adam(cls_name: str) -> Callable[..., Any]:
         import torch
 
         cls = getattr(torch.optim, cls_name)
-        return lambda params: cls(params, **cfg)
+
+        def make(params: Any) -> Any:
+            params = [dict(p, params=list(p["params"])) if isinstance(p, dict) else p for p in params]
+            # torch's default on the CPU is a Python loop of about ten ops per parameter tensor
+            # (its multi-tensor path defaults only on CUDA); the fused kernel makes one pass per
+            # tensor: 0.05 s instead of 0.5 s per step for Restormer's 494 tensors (docs/performance.md).
+            tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
+            fused = bool(tensors) and all(t.device.type in ("cpu", "cuda") and t.is_floating_point() for t in tensors)
+            return cls(params, **cfg, fused=fused or None)
+
+        return make
 
     factory.__doc__ = f"torch.optim.{cls_name}"
     return factory
