@@ -72,8 +72,8 @@ def _speed_rows(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _models(quick: bool) -> dict[str, Callable[[], nn.Module]]:
-    """The seed models, each trained briefly on denoising (see ``benchmarks._quality``)."""
+def _models(quick: bool, device: torch.device) -> dict[str, Callable[[], nn.Module]]:
+    """The seed models, each trained briefly on denoising on ``device`` (see ``benchmarks._quality``)."""
     import restorefw
     from benchmarks._cases_plugins import IPT_TINY
     from benchmarks._cases_restormer import RESTORMER_TINY
@@ -82,18 +82,20 @@ def _models(quick: bool) -> dict[str, Callable[[], nn.Module]]:
 
     def restormer() -> nn.Module:
         config = RESTORMER_TINY if quick else {}
-        return train_denoiser(restorefw.create("model", "restormer", **config), 24 // fewer, 48, 2, lr=5e-4)
+        return train_denoiser(restorefw.create("model", "restormer", **config), 24 // fewer, 48, 2, lr=5e-4,
+                              device=device)
 
     def ipt() -> nn.Module:
-        return train_denoiser(restorefw.create("model", "ipt", **IPT_TINY, scales=[1]), 60 // fewer, 48, 4)
+        return train_denoiser(restorefw.create("model", "ipt", **IPT_TINY, scales=[1]), 60 // fewer, 48, 4,
+                              device=device)
 
     def rescnn() -> nn.Module:
-        return train_denoiser(restorefw.create("model", "rescnn"), 100 // fewer, 64, 8)
+        return train_denoiser(restorefw.create("model", "rescnn"), 100 // fewer, 64, 8, device=device)
 
     return {"restormer": restormer, "ipt": ipt, "rescnn": rescnn}
 
 
-def _mzsr_rows(images: Tensor, precisions: list[str], quick: bool) -> list[tuple[Any, ...]]:
+def _mzsr_rows(images: Tensor, precisions: list[str], quick: bool, device: torch.device) -> list[tuple[Any, ...]]:
     """MZSR x2: adaptation steps at each precision (final pass fp32), scored against the clean crops."""
     from restorefw_mzsr import MZSRNet, adapt
     from restorefw_mzsr._adapt import degrade
@@ -101,15 +103,15 @@ def _mzsr_rows(images: Tensor, precisions: list[str], quick: bool) -> list[tuple
     kernel = torch.ones(1, 1) if quick else _gaussian()
     lr_images = degrade(images, kernel, 2)
     torch.manual_seed(0)
-    model = MZSRNet(scale=2)
+    model = MZSRNet(scale=2).to(device)
     steps = 2 if quick else 8
     outs: dict[str, Tensor] = {}
     for precision in ["fp32", *precisions]:
         restored = []
         for lr_image in lr_images:
             dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-            with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-                adapted = adapt(model, lr_image, kernel, steps=steps, lr=0.01)
+            with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                adapted = adapt(model, lr_image.to(device), kernel, steps=steps, lr=0.01)
             restored.append(restore_all(adapted, lr_image[None], None))
         outs[precision] = torch.cat(restored)
     from restorefw.engine import precision_support
@@ -126,13 +128,17 @@ def _gaussian(size: int = 15, sigma: float = 2.0) -> Tensor:
     return k / k.sum()
 
 
-def quality_rows(quick: bool, precisions: list[str]) -> list[dict[str, Any]]:
-    """PSNR/SSIM at each of ``precisions`` against fp32, per seed model, on the CPU."""
+def quality_rows(quick: bool, precisions: list[str], device: torch.device = _CPU) -> list[dict[str, Any]]:
+    """PSNR/SSIM at each of ``precisions`` against fp32, per seed model, on ``device``.
+
+    Rows are named ``precision_quality_<model>_<precision>``, with ``_cuda`` before the
+    precision on a GPU.
+    """
     from restorefw.engine import precision_support
 
     data = eval_set(48, EVAL_NAMES[:2]) if quick else eval_set(128)
     results = []
-    for name, build in _models(quick).items():
+    for name, build in _models(quick, device).items():
         torch.manual_seed(0)
         model = build()
         support = precision_support(model)
@@ -142,16 +148,18 @@ def quality_rows(quick: bool, precisions: list[str]) -> list[dict[str, Any]]:
             low = scores(restore_all(model, data.noisy, dtype), data.clean)
             results.append((name, precision, low, fp32, "brief fp32 denoising training, seed 0",
                             support.allows(precision, "inference")))
-    results += _mzsr_rows(data.clean, precisions, quick)
+    results += _mzsr_rows(data.clean, precisions, quick, device)
+    where = "_cuda" if device.type == "cuda" else ""
     rows = []
     for name, precision, low, fp32, weights, declared in results:
         delta = low.psnr - fp32.psnr
         goal = _QUALITY_GOAL if name == "restormer" and precision == "bf16" and not quick else None
         rows.append(result_row(
-            f"precision_quality_{name}_{precision}", "dB", low.psnr, fp32.psnr, lower_is_better=False, goal=goal,
+            f"precision_quality_{name}{where}_{precision}", "dB", low.psnr, fp32.psnr, lower_is_better=False, goal=goal,
             goal_met=abs(delta) <= 0.02 if goal else None, precision=precision, psnr_delta_db=delta,
             ssim=low.ssim, ssim_fp32=fp32.ssim, ssim_delta=low.ssim - fp32.ssim, images=len(data.names),
-            crop=data.clean.shape[-1], declared_safe=declared, weights=weights, reference_is="the same model in fp32"))
+            crop=data.clean.shape[-1], declared_safe=declared, weights=weights, device=str(device),
+            reference_is="the same model in fp32"))
     return rows
 
 

@@ -25,7 +25,8 @@ def case_profile(quick: bool, threads: int) -> list[dict[str, Any]]:
 
     peak = matmul_gflops()
     torch.manual_seed(0)
-    model = restorefw.create("model", "restormer", **(RESTORMER_TINY if quick else {}))
+    config = RESTORMER_TINY if quick else {}
+    model = restorefw.create("model", "restormer", **config)
     size = 64 if quick else 256
     x = torch.rand(1, 3, size, size)
 
@@ -34,7 +35,7 @@ def case_profile(quick: bool, threads: int) -> list[dict[str, Any]]:
             model.eval()(x)
 
     batch = torch.rand(1, 3, 128, 128)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = restorefw.create("optimizer", "adamw", lr=1e-4)(model.parameters())
 
     def train_step() -> None:
         loss = (model.train()(batch) - batch).abs().mean()
@@ -45,8 +46,8 @@ def case_profile(quick: bool, threads: int) -> list[dict[str, Any]]:
     rows = []
     # A training step is about three forward passes of work: the forward, and the backward
     # pass's gradients with respect to the activations and to the weights.
-    for case, fn, gflop in ((f"profile_restormer_forward_{size}", forward, restormer_gflop(size)),
-                            ("profile_restormer_train_step_b1", train_step, 3 * restormer_gflop(128))):
+    for case, fn, gflop in ((f"profile_restormer_forward_{size}", forward, restormer_gflop(size, config)),
+                            ("profile_restormer_train_step_b1", train_step, 3 * restormer_gflop(128, config))):
         summary = profile_summary(fn)
         floor_ms = gflop / peak * 1e3
         rows.append(result_row(case, "ms", summary["total_ms"], floor_ms, top=summary["top"],

@@ -70,18 +70,24 @@ def scores(restored: Tensor, target: Tensor) -> Scores:
     return Scores(float(psnr(pred, ref).mean()), float(ssim(pred, ref).mean()))
 
 
-def train_denoiser(model: nn.Module, steps: int, patch: int, batch: int, lr: float = 1e-3, seed: int = 0) -> nn.Module:
-    """``steps`` fp32 AdamW steps of L1 denoising (sigma 25/255) on random sample-image patches."""
+def train_denoiser(model: nn.Module, steps: int, patch: int, batch: int, lr: float = 1e-3, seed: int = 0,
+                   device: torch.device | None = None) -> nn.Module:
+    """``steps`` fp32 AdamW steps of L1 denoising (sigma 25/255) on random sample-image patches.
+
+    Patches and noise are drawn on the CPU from ``seed``, so every device trains on the same data.
+    """
     from restorefw.data import SkimageSamples, sample_batch
 
+    device = device or torch.device("cpu")
     data = SkimageSamples()
     generator = torch.Generator().manual_seed(seed)
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     for _ in range(steps):
         clean = sample_batch(data, batch, patch, generator)
         noisy = clean + NOISE_SIGMA * torch.randn(clean.shape, generator=generator)
-        loss = (model(noisy) - clean).abs().mean()
+        loss = (model(noisy.to(device)) - clean.to(device)).abs().mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -89,9 +95,14 @@ def train_denoiser(model: nn.Module, steps: int, patch: int, batch: int, lr: flo
 
 
 def restore_all(model: Callable[[Tensor], Tensor], inputs: Tensor, dtype: torch.dtype | None) -> Tensor:
-    """``model`` on each image under autocast to ``dtype`` (``None``: fp32), without autograd."""
+    """``model`` on each image under autocast to ``dtype`` (``None``: fp32), without autograd; CPU results.
+
+    The images are moved to the model's device (that of its first parameter) first.
+    """
+    params = model.parameters() if isinstance(model, nn.Module) else iter(())
+    device = next(params, torch.empty(0)).device
     outs = []
-    with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         for image in inputs:
-            outs.append(model(image[None]).float())
+            outs.append(model(image[None].to(device)).float().cpu())
     return torch.cat(outs)

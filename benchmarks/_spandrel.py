@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -50,7 +51,10 @@ def _standalone() -> type[Any]:
 def spandrel_restormer_class() -> tuple[type[Any] | None, str]:
     """spandrel's ``Restormer`` class and its version, or ``None`` and why it is unavailable."""
     try:
-        module = importlib.import_module("spandrel_extra_arches.architectures.Restormer.__arch.restormer_arch")
+        with warnings.catch_warnings():
+            # Some of spandrel's other architectures use deprecated torch.jit APIs at import.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = importlib.import_module("spandrel_extra_arches.architectures.Restormer.__arch.restormer_arch")
         cls = module.Restormer
     except ImportError:
         try:

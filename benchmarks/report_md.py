@@ -10,7 +10,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["markdown_table"]
+__all__ = ["markdown_table", "summary_lines"]
 
 
 def _number(value: Any) -> str:
@@ -55,6 +55,29 @@ def _profiles(report: dict[str, Any]) -> list[str]:
         lines += ["", f"`{row['case']}`: {_number(row['restorefw'])} ms, floor {_number(row['reference'])} ms", "",
                   "| op | ms | share | calls |", "|---|---|---|---|"]
         lines += [f"| {r['op']} | {_number(r['ms'])} | {r['share']:.1%} | {r['calls']} |" for r in row["top"]]
+    return lines
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """A few lines for the terminal: peak fraction, each precision's time and PSNR change, the profiles' top ops."""
+    lines = []
+    for row in report["results"]:
+        case, notes = row["case"], ""
+        if row.get("skipped"):
+            continue
+        if case.endswith("peak_fraction"):
+            notes = f"{row['restorefw']:.1%} of the fp32 matmul peak (goal {row['reference']:.0%})"
+        elif case.startswith("precision_restormer_forward"):
+            ratio, agreement = _number(row["restorefw"] / row["reference"]), _number(row["psnr_vs_fp32_db"])
+            notes = f"{ratio}x the fp32 time, outputs {agreement} dB from fp32's"
+        elif case.startswith("precision_quality"):
+            notes = f"PSNR {row['psnr_delta_db']:+.3f} dB, SSIM {row['ssim_delta']:+.4f} against fp32"
+        elif row.get("top"):
+            top = ", ".join(f"{r['op']} {r['share']:.0%}" for r in row["top"][:5])
+            notes = f"{_number(row['restorefw'])} ms ({row['ratio']:.0%} of peak): {top}"
+        if notes:
+            met = "" if row.get("goal_met") is None else ("  [goal met]" if row["goal_met"] else "  [goal NOT met]")
+            lines.append(f"{case}: {notes}{met}")
     return lines
 
 

@@ -29,6 +29,7 @@ from benchmarks._cases_precision import case_precision
 from benchmarks._cases_profile import case_profile
 from benchmarks._cases_restormer import case_restormer_forward, case_restormer_train_step, case_tiled
 from benchmarks._common import environment, load_average, matmul_gflops
+from benchmarks.report_md import summary_lines
 
 __all__ = ["CASES", "main"]
 
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         env["matmul_peak_gflop_per_s"] = matmul_gflops()
     report = {"suite": "restorefw", "quick": args.quick, "results": results, "environment": env}
     print(json.dumps(report, indent=2))
+    print("\n".join(summary_lines(report)), file=sys.stderr)
     return report
 
 
