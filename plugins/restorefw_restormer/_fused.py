@@ -116,7 +116,9 @@ def _fusable(x: Tensor, residual: Tensor | None, dtype: torch.dtype, *weights: T
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, residual, *weights)):
         return False
     maps = (x,) if residual is None else (x, residual)
-    return all(m.is_contiguous(memory_format=torch.channels_last) for m in maps)
+    # A map of one pixel (or one channel) is NCHW-contiguous too, and oneDNN's post-ops may
+    # then see two layouts for one descriptor (torch 2.11 refused a 1x1 latent map): reference.
+    return all(m.is_contiguous(memory_format=torch.channels_last) and not m.is_contiguous() for m in maps)
 
 
 def gdfn_onednn(
