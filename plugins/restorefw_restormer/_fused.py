@@ -22,7 +22,15 @@ from torch import Tensor
 
 from restorefw.hookspecs import Register
 from restorefw.ops import OpSample, Override, Reference, matmul_dtype
-from restorefw_restormer._ops import gdfn_gate, gdfn_gate_inplace, mdta, mdta_weights, split_qkv
+from restorefw_restormer._ops import (
+    batched_addmm,
+    gdfn_gate,
+    gdfn_gate_inplace,
+    mdta,
+    mdta_weights,
+    needs_grad,
+    split_qkv,
+)
 
 __all__ = [
     "gdfn",
@@ -52,7 +60,7 @@ def mdta_project_folded(
     """:func:`mdta_project` with the projection folded into the attention matrices.
 
     ``W_out (A v) = (W_out A) v``: one ``(C_out x C)`` matrix per image, applied to the
-    values with the residual as the accumulator (``baddbmm``). Channels-last maps stay
+    values with the residual as the accumulator (:func:`restorefw_restormer._ops.batched_addmm`). Channels-last maps stay
     channels-last (the values are read as a strided NHWC view); others are NCHW.
     """
     b, c3, h, w = qkv.shape
@@ -66,10 +74,7 @@ def mdta_project_folded(
     # NHWC tokens (B, pixels, C) times W'^T, or W' times channel rows (B, C, pixels).
     matrix = folded.transpose(1, 2) if nhwc else folded
     base = _accumulator(residual, bias, b, out_channels, h, w, nhwc, qkv.dtype)
-    if base is None:
-        tokens = torch.bmm(values, matrix) if nhwc else torch.bmm(matrix, values)
-    else:
-        tokens = torch.baddbmm(base, values, matrix) if nhwc else torch.baddbmm(base, matrix, values)
+    tokens = batched_addmm(base, values, matrix) if nhwc else batched_addmm(base, matrix, values)
     if nhwc:
         return tokens.view(b, h, w, out_channels).permute(0, 3, 1, 2)
     return tokens.view(b, out_channels, h, w)
@@ -113,7 +118,7 @@ def _fusable(x: Tensor, residual: Tensor | None, dtype: torch.dtype, *weights: T
     """oneDNN's fused convolutions have no autograd, and want channels-last CPU maps in fp32 or bf16."""
     if x.device.type != "cpu" or x.dim() != 4 or dtype not in (torch.float32, torch.bfloat16):
         return False
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, residual, *weights)):
+    if needs_grad(x, residual, *weights):
         return False
     maps = (x,) if residual is None else (x, residual)
     # A map of one pixel (or one channel) is NCHW-contiguous too, and oneDNN's post-ops may
