@@ -48,10 +48,13 @@ def inductor_available() -> bool:
 def _compiled() -> Callable[[Tensor], Tensor] | None:
     """The compiled gate, probed forward and backward on a small map; ``None`` if that fails."""
     try:
-        fn = torch.compile(gdfn_gate, dynamic=True)
-        # Batch 1 and unequal sides, as most maps are: one compiled graph then serves them all.
-        probe = torch.randn(1, 4, 3, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
-        fn(probe).sum().backward()
+        with warnings.catch_warnings():
+            # Loading inductor touches deprecated torch.jit APIs; that is torch's business, not the user's.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            fn = torch.compile(gdfn_gate, dynamic=True)
+            # Batch 1 and unequal sides, as most maps are: one compiled graph then serves them all.
+            probe = torch.randn(1, 4, 3, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
+            fn(probe).sum().backward()
     except Exception as exc:  # noqa: BLE001 - any compiler failure means: run eager
         warnings.warn(f"restormer.gdfn: compiling the gate failed ({type(exc).__name__}: {exc}); running it eager",
                       RuntimeWarning, stacklevel=3)
