@@ -22,6 +22,11 @@ def _restormer_level1() -> dict[str, list[Call]]:
     weight, bias = torch.randn(48, generator=g), torch.randn(48, generator=g)
     qkv = torch.randn(1, 3 * 48, 256, 256, generator=g)
     gate = torch.randn(1, 2 * int(48 * 2.66), 256, 256, generator=g)
+    cl = torch.channels_last
+    x_cl, qkv_cl = x.contiguous(memory_format=cl), qkv.contiguous(memory_format=cl)
+    project = torch.randn(48, 48, 1, 1, generator=g) / 48**0.5
+    ffn = (torch.randn(254, 48, 1, 1, generator=g) / 48**0.5, None, torch.randn(254, 1, 3, 3, generator=g) / 3, None,
+           torch.randn(48, 127, 1, 1, generator=g) / 127**0.5, None)
     return {
         "layernorm2d": [("contiguous", "1x48x256x256 contiguous", (x, weight, bias), {}),
                         ("channels_last", "1x48x256x256 channels_last",
@@ -30,6 +35,10 @@ def _restormer_level1() -> dict[str, list[Call]]:
                            ("level1_channels_last", "1x144x256x256 channels_last, 1 head",
                             (qkv.contiguous(memory_format=torch.channels_last), torch.ones(1, 1, 1), 1), {})],
         "restormer.gdfn_gate": [("level1", "1x254x256x256", (gate,), {})],
+        "restormer.mdta_project": [("level1_channels_last", "qkv 1x144x256x256 channels_last, 1 head, residual",
+                                    (qkv_cl, torch.ones(1, 1, 1), 1, project, None, x_cl), {})],
+        "restormer.gdfn": [("level1_channels_last", "1x48x256x256 channels_last, hidden 127, residual",
+                            (x_cl, *ffn, x_cl), {})],
     }
 
 
@@ -40,10 +49,15 @@ def _ipt_body() -> dict[str, list[Call]]:
     def qkv(batch: int, heads: int, tokens: int, dim: int) -> tuple[Any, ...]:
         return (*(torch.randn(batch, heads, tokens, dim, generator=g) for _ in range(3)), 0.0)
 
+    tokens = torch.randn(9, 256, 576, generator=g)
+    mlp = (torch.randn(2304, 576, generator=g) / 24, torch.randn(2304, generator=g),
+           torch.randn(576, 2304, generator=g) / 48, torch.randn(576, generator=g))
     return {
         "ipt.attention": [("body_b1", "1x12x256x48 (default body, one tile)", qkv(1, 12, 256, 48), {}),
                           ("body_b8", "8x12x256x48 (default body, 8 tiles)", qkv(8, 12, 256, 48), {}),
                           ("one_head", "1x1x144x576 (1 head)", qkv(1, 1, 144, 576), {})],
+        "ipt.mlp": [("body_b9", "9x256x576 tokens (default body, 9 tiles), hidden 2304, residual",
+                     (tokens, *mlp, tokens), {})],
     }
 
 
