@@ -23,7 +23,7 @@ def case_profile(quick: bool, threads: int) -> list[dict[str, Any]]:
     """Per-op profiles: default Restormer 256² forward (plain ``model(x)``) and 128² training step, batch 1."""
     import restorefw
 
-    peak = matmul_gflops()
+    peak = matmul_gflops(refresh=True)
     torch.manual_seed(0)
     config = RESTORMER_TINY if quick else {}
     model = restorefw.create("model", "restormer", **config)

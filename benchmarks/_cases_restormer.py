@@ -81,7 +81,6 @@ def case_restormer_forward(quick: bool, threads: int) -> list[dict[str, Any]]:
     """
     models = {n: m.eval() for n, m in _restormer_models({}).items()}
     fast = models["restorefw"]
-    peak = matmul_gflops()
     rows = []
     for size, repeats in ((128, 1),) if quick else ((128, 2), (256, 3)):
         x = torch.rand(1, 3, size, size)
@@ -98,6 +97,7 @@ def case_restormer_forward(quick: bool, threads: int) -> list[dict[str, Any]]:
             stats = interleaved_stats(fns, repeats, warmup=False)
         t = {name: s["median"] for name, s in stats.items()}
         best = {f"best_{name}": s["min"] for name, s in stats.items()}
+        peak = matmul_gflops(refresh=True)
         gflop = restormer_gflop(size)
         fraction = gflop / t["model"] / peak
         common = {"max_abs_diff": diff, "outputs_agree": diff <= 1e-4, **best}
@@ -130,8 +130,7 @@ def case_restormer_train_step(quick: bool, threads: int) -> list[dict[str, Any]]
     """
     import restorefw
 
-    config = RESTORMER_TINY if quick else {}
-    models = _restormer_models(config, train=True)
+    models = _restormer_models(RESTORMER_TINY if quick else {}, train=True)
     # restorefw's side takes restorefw's optimizer component (fused AdamW where torch has it),
     # the plain eager sides torch's default AdamW.
     opts = {m: torch.optim.AdamW(m.parameters(), lr=3e-4) for m in models.values()}
@@ -145,61 +144,21 @@ def case_restormer_train_step(quick: bool, threads: int) -> list[dict[str, Any]]
         loss.backward()
         opts[model].step()
 
-    compiled = _compiled_twin(models["restorefw"], config)
-    if compiled is not None:
-        first_step = compile_seconds(compiled)  # before any other step: what a fresh process pays once
-        opts[compiled] = restorefw.create("optimizer", "adamw", lr=3e-4)(compiled.parameters())
     fns = {name if name != "restorefw" else "model": (lambda m=m: step(m)) for name, m in models.items()}
     fns["model_bf16"] = lambda: step(models["restorefw"], torch.bfloat16)
-    if compiled is not None:
-        fns["model_compiled"] = lambda: step(compiled)
     stats = interleaved_stats(fns, 1 if quick else 2)
     t = {name: s["median"] for name, s in stats.items()}
     best = {f"best_{name}": s["min"] for name, s in stats.items()}
-    size = "tiny" if quick else "default"
+    config = "tiny" if quick else "default"
     goal = "restorefw time <= 0.7x reference"
-    rows = [
+    return [
         result_row("restormer_train_step_b1", "s", t["model"], t["reference"], goal=goal,
-                   goal_met=t["model"] <= 0.7 * t["reference"], config=size, **best),
+                   goal_met=t["model"] <= 0.7 * t["reference"], config=config, **best),
         _vs_spandrel("restormer_train_step_b1_vs_spandrel", "s", t, goal=goal,
-                     goal_met=t.get("model", 0) <= 0.7 * t.get("spandrel", 0), config=size, **best),
-        result_row("restormer_train_step_b1_bf16", "s", t["model_bf16"], t["model"], config=size,
+                     goal_met=t.get("model", 0) <= 0.7 * t.get("spandrel", 0), config=config, **best),
+        result_row("restormer_train_step_b1_bf16", "s", t["model_bf16"], t["model"], config=config,
                    reference_is="the same step in fp32", **best),
     ]
-    if "model_compiled" in t:
-        rows.append(result_row("restormer_train_step_b1_compiled_gate", "s", t["model_compiled"], t["reference"],
-                               config=size, ops="restormer.gdfn=compiled", compile_s=first_step,
-                               reference_is="reference ops, torch's AdamW (as restormer_train_step_b1)", **best))
-    return rows
-
-
-def _compiled_twin(model: torch.nn.Module, config: dict[str, Any]) -> torch.nn.Module | None:
-    """The same model and weights with ``restormer.gdfn=compiled`` (``None`` where it is unavailable)."""
-    import restorefw
-    from restorefw import RestorefwError
-    from restorefw.ops import default_op_registry, use
-
-    try:
-        impl = default_op_registry().get("restormer.gdfn").implementation("compiled")
-    except RestorefwError:  # an older restorefw without the op
-        return None
-    if impl.unusable("cpu", torch.float32) is not None:
-        return None
-    with use({"restormer.gdfn": "compiled"}):
-        twin = restorefw.create("model", "restormer", **config)
-    twin.load_state_dict(model.state_dict())
-    return twin.train()
-
-
-def compile_seconds(model: torch.nn.Module) -> float:
-    """Seconds of a first forward and backward on a small map: compiling the gate (or finding it in the cache)."""
-    import time
-
-    x = torch.rand(1, 3, 16, 16)
-    start = time.perf_counter()
-    model(x).mean().backward()
-    model.zero_grad(set_to_none=True)
-    return time.perf_counter() - start
 
 
 TILED = PEAK_RSS + """

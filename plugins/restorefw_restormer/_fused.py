@@ -60,7 +60,7 @@ def mdta_project_folded(
     """:func:`mdta_project` with the projection folded into the attention matrices.
 
     ``W_out (A v) = (W_out A) v``: one ``(C_out x C)`` matrix per image, applied to the
-    values with the residual as the accumulator (:func:`restorefw_restormer._ops.batched_addmm`). Channels-last maps stay
+    values with the residual as the accumulator (``_ops.batched_addmm``). Channels-last maps stay
     channels-last (the values are read as a strided NHWC view); others are NCHW.
     """
     b, c3, h, w = qkv.shape

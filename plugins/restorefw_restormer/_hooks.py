@@ -17,7 +17,6 @@ from restorefw_restormer._arch import (
     build_restormer_decoder,
     build_restormer_encoder,
 )
-from restorefw_restormer._compiled import register_compiled_ops
 from restorefw_restormer._convert import infer_config
 from restorefw_restormer._fused import register_fused_ops
 from restorefw_restormer._ops import register_restormer_ops
@@ -66,4 +65,3 @@ def register_models(register: Register) -> None:
 def register_ops(register: Register) -> None:
     register_restormer_ops(register)
     register_fused_ops(register)
-    register_compiled_ops(register)
