@@ -50,11 +50,13 @@ class CpuIsa:
 
     @property
     def bf16_matrix_units(self) -> bool:
-        """AMX with bf16 tiles: the hardware where bf16 autocast is the faster choice by default.
+        """AMX with bf16 tiles: matrix units, where ``auto`` takes bf16.
 
-        ``avx512_bf16`` alone does not count: measured on an AVX-512 EPYC with it, bf16
-        matmuls run 2x fp32 but a whole Restormer forward gains less than the 0.6x the
-        issue asks of ``auto`` (docs/performance.md), and every output changes.
+        ``avx512_bf16`` alone (bf16 dot products in the vector units) does not count, although
+        bf16 pays there too: on a 2-core AVX-512 EPYC bf16 autocast ran the default Restormer's
+        256² forward in 0.57x the fp32 time, 0.007 dB from fp32's PSNR (docs/performance.md).
+        ``auto`` is the recipes' default for training as well, so on such CPUs it keeps fp32,
+        and ``bf16`` is the user's explicit choice.
         """
         return self.amx_bf16 and self.amx_tile
 
