@@ -36,14 +36,14 @@ def case_restormer_forward(quick: bool, threads: int) -> list[dict[str, Any]]:
     restorefw's side gets its input as ``restore_image`` gives it (channels-last on the CPU,
     which the model declares); the reference takes the plain NCHW tensor.
     """
-    from restorefw.models import model_cpu_channels_last
+    from restorefw.models import describe
 
     fast, ref = (m.eval() for m in _restormer_pair({}))
     peak = matmul_gflops()
     rows = []
     for size, repeats in ((128, 1),) if quick else ((128, 2), (256, 2)):
         x = torch.rand(1, 3, size, size)
-        x_fast = x.contiguous(memory_format=torch.channels_last) if model_cpu_channels_last(fast) else x
+        x_fast = x.contiguous(memory_format=torch.channels_last) if describe(fast).cpu_channels_last else x
         with torch.inference_mode():
             diff = (fast(x_fast) - ref(x)).abs().max().item()
             # The agreement check above doubles as the warm-up.

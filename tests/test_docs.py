@@ -51,7 +51,7 @@ def test_recipes_in_docs_validate(registry, name, block):
 
 
 def test_doc_snippets_parse_as_toml():
-    for name, block in _toml_blocks():
+    for _, block in _toml_blocks():
         tomllib.loads(block)
 
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from restorefw import hookspecs
+from restorefw import _builtins, hookspecs
 from restorefw._errors import PluginError, RegistryError
-from restorefw._registry import Entry, Registry
+from restorefw._registry import PARTS, Entry, Registry
 from restorefw._schema import schema_from_signature
 
 if TYPE_CHECKING:
@@ -51,12 +51,9 @@ HOOK_KINDS: dict[str, str] = {
     "register_strategies": "strategy",
     "register_tasks": "task",
 }
-"""Hook name → component kind (heads/tails take theirs from ``tags['part']``).
+"""Hook name → component kind (heads and tails take theirs from ``part``).
 
 ``register_ops`` is not here: ops are no components; :func:`build_op_registry` collects them."""
-
-_CORE = "restorefw._builtins"
-
 
 @dataclass(frozen=True)
 class PluginFailure:
@@ -94,7 +91,8 @@ class PluginManager(pluggy.PluginManager):
         """Register one plugin object, checking its declared API version."""
         wanted = getattr(module, "RESTOREFW_API_VERSION", API_VERSION)
         if wanted != API_VERSION:
-            self.fail(name, distribution, version, f"needs plugin API version {wanted}, this restorefw has {API_VERSION}")
+            self.fail(name, distribution, version,
+                      f"needs plugin API version {wanted}, this restorefw has {API_VERSION}")
             return
         self.register(module, name=name)
         hooks = sorted(h.name for h in self.get_hookcallers(module) or ())
@@ -127,10 +125,8 @@ def get_plugin_manager(
         strict: raise on the first plugin problem; defaults to ``RESTOREFW_STRICT_PLUGINS``.
         plugins: extra ``(name, module_or_object)`` plugins, e.g. test doubles.
     """
-    import importlib
-
     pm = PluginManager(strict=_env_flag("RESTOREFW_STRICT_PLUGINS") if strict is None else strict)
-    pm.add_plugin(importlib.import_module(_CORE), "core", "restorefw", _version("restorefw"))
+    pm.add_plugin(_builtins, "core", "restorefw", _version("restorefw"))
     if only is None and "RESTOREFW_LOAD_PLUGINS" in os.environ:
         only = [s.strip() for s in os.environ["RESTOREFW_LOAD_PLUGINS"].split(",") if s.strip()]
     wanted = None if only is None else set(only)
@@ -145,7 +141,7 @@ def get_plugin_manager(
                 continue
             try:
                 module = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import error is the plugin's, recorded
+            except Exception as exc:
                 pm.fail(ep.name, dist, version, f"import of '{ep.value}' failed: {type(exc).__name__}: {exc}")
                 continue
             pm.add_plugin(module, ep.name, dist, version)
@@ -173,7 +169,7 @@ def build_registry(pm: PluginManager) -> Registry:
                 impl.function(register=_make_register(registry, kind, hook_name, info))
             except (RegistryError, PluginError) as exc:
                 pm.fail(info.name, info.distribution, info.version, f"{hook_name}: {exc}")
-            except Exception as exc:  # noqa: BLE001 - a broken hook must not break the others
+            except Exception as exc:
                 pm.fail(info.name, info.distribution, info.version, f"{hook_name} raised {type(exc).__name__}: {exc}")
     return registry
 
@@ -183,8 +179,7 @@ def build_op_registry(pm: PluginManager) -> OpRegistry:
 
     A plugin whose hook raises, or whose overrides have no reference, is recorded as a failure.
     """
-    from restorefw.ops import OpRegistry
-    from restorefw.ops._layernorm import register_core_ops
+    from restorefw.ops import OpRegistry, register_core_ops
 
     registry = OpRegistry()
     register_core_ops(registry.register_for("core", "restorefw", _version("restorefw")))
@@ -196,7 +191,7 @@ def build_op_registry(pm: PluginManager) -> OpRegistry:
             impl.function(register=registry.register_for(info.name, info.distribution, info.version))
         except (RegistryError, PluginError) as exc:
             pm.fail(info.name, info.distribution, info.version, f"register_ops: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a broken hook must not break the others
+        except Exception as exc:
             pm.fail(info.name, info.distribution, info.version, f"register_ops raised {type(exc).__name__}: {exc}")
     for orphan in registry.orphans():
         pm.fail(orphan.plugin, orphan.distribution, orphan.version,
@@ -211,14 +206,25 @@ def _make_register(registry: Registry, kind: str, hook_name: str, info: PluginIn
         *,
         schema: Any = None,
         description: str = "",
-        license: str | None = None,  # noqa: A002
+        license: str | None = None,
         paper: str | None = None,
+        part: str | None = None,
+        importer: Any = None,
+        zero_shot: Any = None,
         tags: dict[str, Any] | None = None,
     ) -> None:
         tags = dict(tags or {})
-        entry_kind = kind or tags.get("part", "")
-        if entry_kind not in ("head", "tail") and not kind:
-            raise PluginError(f"'{name}' needs tags={{'part': 'head'}} or {{'part': 'tail'}}")
+        part = part or tags.pop("part", None)
+        if importer is None and "infer_spec" in tags:
+            from restorefw.weights import Importer
+
+            importer = Importer(tags.pop("infer_spec"))
+        zero_shot = zero_shot or tags.pop("zero_shot", None)
+        entry_kind = kind or (part if part in ("head", "tail") else "")
+        if not entry_kind:
+            raise PluginError(f"'{name}' needs part='head' or part='tail'")
+        if part is not None and part not in PARTS:
+            raise PluginError(f"'{name}': part must be one of {', '.join(PARTS)}, got {part!r}")
         if not callable(factory):
             raise PluginError(f"factory of {entry_kind} '{name}' is not callable")
         entry = Entry(
@@ -232,6 +238,9 @@ def _make_register(registry: Registry, kind: str, hook_name: str, info: PluginIn
             license=license,
             paper=paper,
             description=description or (factory.__doc__ or "").strip().split("\n")[0],
+            part=part,
+            importer=importer,
+            zero_shot=zero_shot,
             tags=tags,
         )
         registry.add(entry)

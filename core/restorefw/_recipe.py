@@ -9,6 +9,7 @@ path, all at once.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from restorefw._errors import RecipeError, RestorefwError
 from restorefw._registry import Registry
 from restorefw._schema import ComponentField, StrictModel, validation_problems
 
-__all__ = ["Recipe", "apply_overrides", "dump_recipe", "load_recipe", "resolve_recipe"]
+__all__ = ["Recipe", "apply_overrides", "as_recipe", "dump_recipe", "load_recipe", "resolve_recipe"]
 
 
 class RunSection(StrictModel):
@@ -119,6 +120,15 @@ class Recipe(StrictModel):
         if duplicates:
             raise ValueError(f"stage names must be unique, repeated: {', '.join(duplicates)}")
         return self
+
+
+def as_recipe(resolved: Mapping[str, Any] | Recipe) -> Recipe:
+    """The typed form of a recipe resolved by :func:`resolve_recipe` (component tables stay specs).
+
+    The engine reads sections and stages through it; the dict form is what users edit and what
+    ``recipe.resolved.toml`` holds.
+    """
+    return resolved if isinstance(resolved, Recipe) else Recipe.model_validate(dict(resolved))
 
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:

@@ -28,7 +28,15 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 class Register(Protocol):
-    """Signature of the ``register`` callback passed to every hook."""
+    """Signature of the ``register`` callback passed to every hook.
+
+    Keywords: ``schema`` (pydantic model of the factory's parameters; default: derived from its
+    signature), ``description``, ``license``, ``paper``, and for models ``part`` (``"encoder"``,
+    ``"decoder"``; ``"head"``/``"tail"`` in ``register_heads_tails``), ``importer`` (a
+    :class:`restorefw.weights.Importer`: how the authors' checkpoints load) and ``zero_shot``
+    (per-image adaptation, see ``restorefw restore --adapt-steps``). ``tags`` are free-form labels;
+    the older ``tags={"part": ...}``, ``{"infer_spec": fn}`` and ``{"zero_shot": fn}`` still work.
+    """
 
     def __call__(
         self,
@@ -37,8 +45,11 @@ class Register(Protocol):
         *,
         schema: Any = None,
         description: str = "",
-        license: str | None = None,  # noqa: A002 - matches the registry field
+        license: str | None = None,
         paper: str | None = None,
+        part: str | None = None,
+        importer: Any = None,
+        zero_shot: Callable[..., Any] | None = None,
         tags: dict[str, Any] | None = None,
     ) -> None: ...
 
@@ -79,10 +90,12 @@ def register_tasks(register: Register) -> None:
 def register_models(register: Register) -> None:
     """Register whole models and model parts (encoders, decoders, bodies).
 
-    Whole models are ``torch.nn.Module`` mapping ``(B, C, H, W)`` in the range
-    they declare in ``value_range`` (default ``(0, 1)``) to ``(B, C', H*s, W*s)``
-    with ``s = scale``; ``size_multiple`` says what input sizes they accept.
-    Register parts under tags ``{"part": "encoder"}`` or ``{"part": "decoder"}``:
+    Whole models are ``torch.nn.Module`` mapping ``(B, C, H, W)`` images in [0, 1]
+    to ``(B, C', H*s, W*s)``. They describe themselves with a ``model_info`` attribute
+    (:class:`restorefw.models.ModelInfo`: scale ``s``, channels, the size multiple their
+    inputs need, exact tiling); models without one may set plain ``scale``,
+    ``size_multiple`` and ``value_range`` attributes instead.
+    Register parts with ``part="encoder"`` or ``part="decoder"``:
     an encoder maps an image to a list of features (its ``out_channels``), a
     decoder maps ``(features, image)`` back to an image (its ``in_channels``).
     """
@@ -92,8 +105,8 @@ def register_models(register: Register) -> None:
 def register_heads_tails(register: Register) -> None:
     """Register heads and tails for multi-task models.
 
-    Use tags ``{"part": "head"}`` (image → body features) or
-    ``{"part": "tail"}`` (body features → image). Both are ``nn.Module``.
+    Use ``part="head"`` (image → body features) or ``part="tail"``
+    (body features → image). Both are ``nn.Module``.
     """
 
 

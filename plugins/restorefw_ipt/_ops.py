@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from restorefw.hookspecs import Register
+from restorefw import Register
 from restorefw.ops import OpSample, Override, Reference
 
 __all__ = ["attention", "attention_samples", "attention_sdpa", "register_ipt_ops"]

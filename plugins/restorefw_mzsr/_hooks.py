@@ -8,8 +8,7 @@ and the bicubic (g^b) down-sampling of the paper.
 
 from __future__ import annotations
 
-from restorefw import hookimpl
-from restorefw.hookspecs import Register
+from restorefw import Register, hookimpl
 
 _LICENSE = "Apache-2.0"
 _PAPER = ("Soh, Cho, Cho, Meta-Transfer Learning for Zero-Shot Super-Resolution, CVPR 2020, "
@@ -23,7 +22,7 @@ def register_models(register: Register) -> None:
 
     register("mzsr", build_mzsr, schema=MZSRConfig, license=_LICENSE, paper=_PAPER,
              description="MZSR 8-layer residual CNN on the bicubic-enlarged input (225,091 parameters)",
-             tags={"zero_shot": zero_shot_sr})
+             zero_shot=zero_shot_sr)
 
 
 @hookimpl

@@ -54,8 +54,8 @@ def test_sigkill_then_resume_gives_identical_weights(tmp_path):
 
 
 def test_nan_at_step_k_exits_non_zero_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys, registry):
+    from restorefw._builder import load_model
     from restorefw.engine import Strategy
-    from restorefw.models import load_model
 
     original = Strategy.compute_loss
 

@@ -17,17 +17,9 @@ __all__ = ["convert"]
 @click.option("--arch", help="Model name to import as (default: whichever recognises the keys).")
 def convert(src: Path, dst: Path, arch: str | None) -> None:
     """Convert SRC (.pth/.pt/.safetensors) into DST (.safetensors with restorefw metadata)."""
-    from restorefw.engine import read_state_dict, save_weights
-    from restorefw.models import infer_model_spec, load_into
+    from restorefw._builder import convert_checkpoint
 
     if dst.suffix != ".safetensors":
         raise click.UsageError(f"DST must end in .safetensors, got '{dst.name}'")
-    registry = registry_for_cli()
-    state = read_state_dict(src)
-    spec = infer_model_spec(state, registry, arch)
-    resolved = registry.resolve("model", spec, "model")
-    model = registry.build("model", resolved)
-    load_into(model, state, str(src))
-    save_weights(dst, model.state_dict(), {"model": resolved, "source": src.name})
-    params = sum(p.numel() for p in model.parameters())
+    resolved, params = convert_checkpoint(src, dst, registry_for_cli(), arch)
     click.echo(f"{src} -> {dst}: {resolved['type']} with {params:,} parameters")

@@ -56,9 +56,10 @@ def restore(inputs: tuple[Path, ...], out: Path, checkpoint: Path | None, run_di
         raise click.UsageError("give exactly one of --checkpoint or --run")
     if (adapt_steps is None) != (kernel is None):
         raise click.UsageError("--adapt-steps and --kernel go together")
+    from restorefw._builder import load_model
     from restorefw.data import read_image, write_image
     from restorefw.engine import resolve_device, resolve_precision, restore_image
-    from restorefw.models import load_model
+    from restorefw.models import describe
 
     ckpt = checkpoint or run_dir / "checkpoints" / "last.safetensors"  # type: ignore[operator]
     files = _inputs(inputs)
@@ -68,10 +69,10 @@ def restore(inputs: tuple[Path, ...], out: Path, checkpoint: Path | None, run_di
     model.to(torch_device)
     zero_shot = None
     if adapt_steps is not None:
-        zero_shot = registry.get("model", meta["model"]["type"]).tags.get("zero_shot")
+        zero_shot = registry.get("model", meta["model"]["type"]).zero_shot
         if zero_shot is None:
             raise click.UsageError(f"model '{meta['model']['type']}' does not support zero-shot adaptation")
-    channels = int(getattr(model, "in_channels_image", 3))
+    channels = describe(model).in_channels
     for path in files:
         image = read_image(path, channels=channels)[None]
         try:

@@ -1,19 +1,13 @@
-"""The engine: device/precision, checkpoints, evaluation and the training loop."""
+"""The engine: device and precision, batches, strategies, evaluation and the training loop."""
 
 from restorefw._malloc import mapped_allocations, trim_heap
-from restorefw.engine._checkpoint import (
-    atomic_write,
-    load_state,
-    read_metadata,
-    read_state_dict,
-    save_state,
-    save_weights,
-    unwrap_state_dict,
-)
+from restorefw.engine._batches import BatchMaker, Prefetcher, batch_seed
+from restorefw.engine._checks import check_recipe
 from restorefw.engine._device import autocast, resolve_device, resolve_precision
 from restorefw.engine._distributed import DistInfo
 from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
-from restorefw.engine._batches import BatchMaker, Prefetcher, batch_seed
+from restorefw.engine._job import RunOutcome, RunRequest, run_recipe
+from restorefw.engine._runfolder import RunFolder
 from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
@@ -24,24 +18,22 @@ __all__ = [
     "DistInfo",
     "EvalPair",
     "Prefetcher",
+    "RunFolder",
+    "RunOutcome",
+    "RunRequest",
     "RunInterrupted",
     "Runner",
     "StepContext",
     "Strategy",
-    "atomic_write",
     "autocast",
     "batch_seed",
+    "check_recipe",
     "evaluate",
-    "load_state",
     "make_eval_pairs",
     "mapped_allocations",
-    "read_metadata",
-    "read_state_dict",
     "restore_image",
     "resolve_device",
     "resolve_precision",
-    "save_state",
-    "save_weights",
+    "run_recipe",
     "trim_heap",
-    "unwrap_state_dict",
 ]

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from restorefw._task import Task
 from restorefw._tiling import TileMode, tiled_forward
 from restorefw.engine._device import autocast
-from restorefw.models import model_cpu_channels_last, model_scale, model_size_multiple
+from restorefw.models import describe
 
 __all__ = ["EvalPair", "evaluate", "make_eval_pairs", "restore_image"]
 
@@ -65,12 +65,13 @@ def restore_image(
     """Run a model on one ``(B, C, H, W)`` image of any size; returns a CPU tensor in [0, 1].
 
     ``tile``, ``overlap`` and ``tile_mode`` are those of :func:`restorefw._tiling.tiled_forward`.
-    Models that declare ``cpu_channels_last`` get a channels-last input on the CPU, so that
-    their convolutions run in oneDNN's NHWC kernels (values are the same).
+    Models whose :class:`~restorefw.models.ModelInfo` says ``cpu_channels_last`` get a channels-last
+    input on the CPU, so that their convolutions run in oneDNN's NHWC kernels (values are the same).
     """
     model.eval()
+    info = describe(model)
     lq = lq.to(device)
-    if device.type == "cpu" and lq.dim() == 4 and model_cpu_channels_last(model):
+    if device.type == "cpu" and lq.dim() == 4 and info.cpu_channels_last:
         lq = lq.contiguous(memory_format=torch.channels_last)
     with torch.inference_mode(), autocast(device, precision):
         out = tiled_forward(
@@ -78,8 +79,8 @@ def restore_image(
             lq,
             tile=tile,
             overlap=overlap,
-            multiple=model_size_multiple(model),
-            scale=model_scale(model),
+            multiple=info.size_multiple,
+            scale=info.scale,
             mode=tile_mode,
         )
     return out.float().clamp(0, 1).cpu()

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from restorefw.weights import atomic_write
+
 __all__ = ["MetricsLog", "plot_metrics", "save_sample"]
 
 
@@ -45,8 +47,6 @@ class MetricsLog:
         rank = {name: i for i, name in enumerate(stage_order)}
         limit = (rank.get(stage, -1), step)
         kept = [r for r in self.read() if (rank.get(r.get("stage"), -1), r.get("step", 0)) <= limit]
-        from restorefw.engine._checkpoint import atomic_write
-
         text = "".join(json.dumps(r) + "\n" for r in kept)
         atomic_write(self.path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from restorefw._errors import ConfigError
+from restorefw.models import describe
 from restorefw.testing._build import (
     Built,
     Source,
@@ -40,7 +41,7 @@ def check_model(
 ) -> nn.Module:
     """Assert the model contract and return the built model.
 
-    Checks: an ``nn.Module`` mapping ``(B, C, H, W)`` in its ``value_range`` to
+    Checks: an ``nn.Module`` mapping ``(B, C, H, W)`` in its ``ModelInfo.value_range`` to
     ``(B, C', H*scale, W*scale)`` finite values of the input dtype (an encoder
     part: a list of features matching its ``out_channels``); deterministic and
     batch-independent in eval mode; gradients reach its parameters; a state dict
@@ -60,13 +61,13 @@ def check_model(
     built = build_component(source, "model", spec, params)
     require(isinstance(built.component, nn.Module), built.label,
             f"the factory must return a torch.nn.Module, got {type(built.component).__name__}")
-    part = built.entry.tags.get("part")
+    part = built.entry.part
     make = _maker(built, part, encoder_spec)
     net = make()
-    multiple = int(getattr(net, "size_multiple", 1))
-    lo, hi = getattr(net, "value_range", (0.0, 1.0))
-    size = multiple * math.ceil(16 / multiple)
-    shape = tuple(input_shape) if input_shape is not None else (2, 3, size, size)
+    info = describe(net)
+    lo, hi = info.value_range
+    size = info.size_multiple * math.ceil(16 / info.size_multiple)
+    shape = tuple(input_shape) if input_shape is not None else (2, info.in_channels, size, size)
     x = lo + (hi - lo) * images(shape)
     net.eval()
     with torch.no_grad():
@@ -137,7 +138,7 @@ def _check_output(net: nn.Module, out: Any, x: Tensor, part: str | None, label: 
             got = [t.shape[1] for t in out]
             require(got == list(declared), label, f"features have channels {got}, out_channels says {list(declared)}")
     else:
-        scale = int(getattr(net, "scale", 1))
+        scale = describe(net).scale
         require(isinstance(out, Tensor) and out.dim() == 4, label,
                 f"the output must be a (B, C, H, W) tensor, got {getattr(out, 'shape', type(out).__name__)}")
         require(out.shape[0] == b and out.shape[-2:] == (h * scale, w * scale), label,
@@ -163,7 +164,7 @@ def _check_gradients(net: nn.Module, x: Tensor, label: str) -> None:
 
 
 def _check_round_trip(net: nn.Module, make: Callable[[], nn.Module], x: Tensor, out: Any, label: str) -> None:
-    from restorefw.engine import read_state_dict, save_weights
+    from restorefw.weights import read_state_dict, save_weights
 
     fresh = make().eval()
     state = net.state_dict()
@@ -174,7 +175,7 @@ def _check_round_trip(net: nn.Module, make: Callable[[], nn.Module], x: Tensor, 
         path = Path(tmp) / "weights.safetensors"
         try:
             save_weights(path, state)
-        except Exception as exc:  # noqa: BLE001 - safetensors refuses e.g. shared tensors
+        except Exception as exc:
             fail(label, f"state dict cannot be saved as safetensors: {exc}")
         fresh.load_state_dict(read_state_dict(path))
     with torch.no_grad():

@@ -1,4 +1,8 @@
-"""Checkpoint files: safetensors weights and a torch-saved training state, written atomically."""
+"""Weights files: safetensors with restorefw metadata, safe ``.pth`` reading, training states.
+
+Every write goes through :func:`atomic_write` (temporary file, fsync, rename), so a crash leaves
+the previous file or the new one, never half of one.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from torch import Tensor
 
 from restorefw._errors import CheckpointError
 
-__all__ = ["atomic_write", "read_metadata", "read_state_dict", "save_state", "load_state", "save_weights",
+__all__ = ["atomic_write", "load_state", "read_metadata", "read_state_dict", "save_state", "save_weights",
            "unwrap_state_dict"]
 
 _TORCH_SUFFIXES = (".pth", ".pt", ".ckpt")
@@ -63,7 +67,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as handle:
             raw = handle.metadata() or {}
-    except Exception as exc:  # noqa: BLE001 - any parse failure means a broken file
+    except Exception as exc:
         raise CheckpointError(f"cannot read checkpoint '{path}': {exc}") from exc
     meta: dict[str, Any] = {}
     for key, value in raw.items():
@@ -121,7 +125,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
             obj: Any = load_file(str(path), device="cpu")
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch.load and safetensors raise many types for damaged files
+    except Exception as exc:
         # Loader messages can run to a paragraph; the first line says what went wrong.
         first_line = str(exc).strip().split("\n")[0][:200]
         detail = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
@@ -138,5 +142,5 @@ def load_state(path: str | Path) -> dict[str, Any]:
     """Load a training state saved by :func:`save_state` (``weights_only=True``)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise CheckpointError(f"cannot read training state '{path}': {exc}") from exc

@@ -1,0 +1,126 @@
+"""Models with their weights: restorefw weights files, the authors' checkpoints, part checkpoints.
+
+The registry builds components from specs and never reads a file; loading lives here, as timm
+keeps it in its builder and out of its registry. Each file is read once, by the call that needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor, nn
+
+from restorefw._errors import CheckpointError
+from restorefw._registry import Entry, OnBuilt, Registry
+from restorefw.weights import StateDict, load_into, read_metadata, read_state_dict, save_weights
+
+__all__ = ["build_model", "checkpoint_loader", "convert_checkpoint", "import_state", "importers", "load_model",
+           "part_checkpoints"]
+
+
+def part_checkpoints(spec: Mapping[str, Any]) -> list[str]:
+    """Every ``checkpoint`` named in a resolved model spec, its parts' included."""
+    found = [spec["checkpoint"]] if isinstance(spec.get("checkpoint"), str) else []
+    for value in spec.values():
+        children = [value] if isinstance(value, dict) and "type" in value else \
+            list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else []
+        found += [path for child in children if isinstance(child, dict) and "type" in child
+                  for path in part_checkpoints(child)]
+    return found
+
+
+def checkpoint_loader() -> OnBuilt:
+    """An ``on_built`` callback for :meth:`Registry.build` that loads each model spec's ``checkpoint``.
+
+    Each file is read once, right after its part is built and before the wholes that contain it,
+    so a composition sees its parts' trained weights.
+    """
+
+    def load(kind: str, resolved: dict[str, Any], built: Any) -> None:
+        path = resolved.get("checkpoint")
+        if isinstance(path, str) and isinstance(built, nn.Module):
+            load_into(built, read_state_dict(path), path)
+
+    return load
+
+
+def build_model(registry: Registry, spec: str | Mapping[str, Any], *, checkpoints: bool = True) -> nn.Module:
+    """Build a model and load the ``checkpoint`` of its spec and of its parts' specs.
+
+    Args:
+        registry: the registry to build from.
+        spec: a model name or spec table (``{"type": name, ..., "checkpoint": path}``).
+        checkpoints: load the named checkpoints (off when a resume state overwrites every weight).
+
+    Example:
+        ``build_model(registry, {"type": "segmenter", "backbone": {"type": "ddep.unet.encoder",
+        "checkpoint": "runs/dep/checkpoints/last.safetensors"}})``
+    """
+    resolved = registry.resolve("model", spec, "model")
+    model: nn.Module = registry.build("model", resolved, checkpoint_loader() if checkpoints else None)
+    return model
+
+
+def load_model(path: str | Path, registry: Registry) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model from a restorefw weights file (its metadata names the model spec).
+
+    Returns:
+        The model with its weights, and the file's metadata.
+
+    Raises:
+        CheckpointError: the file is unreadable or carries no model spec.
+    """
+    meta = read_metadata(path)
+    if "model" not in meta:
+        raise CheckpointError(
+            f"checkpoint '{path}' has no restorefw model metadata; import it first with 'restorefw convert'"
+        )
+    model = build_model(registry, meta["model"], checkpoints=False)
+    load_into(model, read_state_dict(path), str(path))
+    return model, meta
+
+
+def importers(registry: Registry, arch: str | None = None) -> list[Entry]:
+    """Models that import foreign checkpoints, in the order they are asked (``Importer.order``, then name)."""
+    found = [e for e in registry.list("model") if e.importer is not None and (arch is None or e.name == arch)]
+    if arch is not None and not found:
+        raise CheckpointError(f"model '{arch}' cannot import checkpoints (it registers no importer)")
+    return sorted(found, key=lambda e: (e.importer.order if e.importer else 0, e.name))
+
+
+def import_state(state: Mapping[str, Tensor], registry: Registry, arch: str | None = None) -> tuple[dict[str, Any],
+                                                                                                    StateDict]:
+    """Recognise a foreign state dict: the first importer whose ``infer_spec`` accepts it wins.
+
+    Returns:
+        The model spec (``{"type": name, ...}``) and the state dict in the model's own layout.
+
+    Raises:
+        CheckpointError: no registered model recognises the keys.
+    """
+    candidates = importers(registry, arch)
+    for entry in candidates:
+        assert entry.importer is not None
+        params = entry.importer.infer_spec(state)
+        if params is not None:
+            convert = entry.importer.from_official
+            return {"type": entry.name, **params}, convert(dict(state)) if convert else dict(state)
+    names = ", ".join(e.name for e in candidates) or "none"
+    raise CheckpointError(f"no registered model recognises these {len(state)} keys (tried: {names})")
+
+
+def convert_checkpoint(src: str | Path, dst: str | Path, registry: Registry,
+                       arch: str | None = None) -> tuple[dict[str, Any], int]:
+    """Import a foreign checkpoint as a restorefw safetensors file with the model spec in its metadata.
+
+    Returns:
+        The resolved model spec and the model's parameter count.
+    """
+    spec, state = import_state(read_state_dict(src), registry, arch)
+    resolved = registry.resolve("model", spec, "model")
+    model = build_model(registry, resolved, checkpoints=False)
+    load_into(model, state, str(src))
+    save_weights(dst, model.state_dict(), {"model": resolved, "source": Path(src).name})
+    return resolved, sum(p.numel() for p in model.parameters())

@@ -1,0 +1,109 @@
+"""``restorefw run`` as a job: which folder, fresh or resumed, checked, locked, then trained."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restorefw._errors import RunError
+from restorefw._recipe import load_recipe, resolve_recipe
+from restorefw._registry import Registry
+from restorefw.engine._checks import check_recipe
+from restorefw.engine._runfolder import LOCK, RunFolder
+from restorefw.engine._runner import Runner
+
+__all__ = ["RunOutcome", "RunRequest", "run_recipe"]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked for (the options of ``restorefw run``).
+
+    Attributes:
+        recipe: the recipe file (``None`` with ``resume``: the folder's own recipe is used).
+        out: the run folder (default ``<output_root>/<run.name>-<timestamp>``).
+        overrides: ``dotted.key=value`` changes to the recipe.
+        resume: continue this run folder.
+        auto_resume: resume ``out`` if it holds an unfinished run of the same recipe, else start it.
+        overwrite: replace ``out`` if it is a run folder (only then).
+        device: overrides ``run.device``.
+        quiet: no progress output.
+        output_root: where default run folders go.
+    """
+
+    recipe: Path | None = None
+    out: Path | None = None
+    overrides: tuple[str, ...] = ()
+    resume: Path | None = None
+    auto_resume: bool = False
+    overwrite: bool = False
+    device: str | None = None
+    quiet: bool = False
+    output_root: Path = Path("runs")
+
+
+@dataclass
+class RunOutcome:
+    """What the job did: the folder, and the summary unless the run was already complete."""
+
+    out: Path
+    summary: dict[str, Any] = field(default_factory=dict)
+    already_complete: bool = False
+    is_main: bool = True
+
+
+def _same_recipe(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal apart from ``[run]`` (name, device and threads may differ between attempts)."""
+    return {**a, "run": {}} == {**b, "run": {}}
+
+
+def run_recipe(request: RunRequest, registry: Registry) -> RunOutcome:
+    """Decide the folder, check the recipe, take the folder's lock and train.
+
+    Nothing is written before every check passed.
+
+    Raises:
+        RecipeError: the recipe is invalid or cannot run (checked before any output exists).
+        RunError: the folder cannot be used (exists, in use, complete, not ours to overwrite).
+    """
+    recipe_path, resume, out = request.recipe, request.resume is not None, request.out or request.resume
+    folder = RunFolder(out) if out is not None else None
+    if request.auto_resume and folder is not None:
+        if folder.complete:
+            return RunOutcome(folder.path, already_complete=True)
+        if folder.resumable:
+            wanted = resolve_recipe(load_recipe(recipe_path, list(request.overrides)), registry, str(recipe_path))
+            saved = resolve_recipe(load_recipe(folder.path / "recipe.resolved.toml"), registry)
+            if not _same_recipe(wanted, saved):
+                raise RunError(f"'{folder.path}' holds a run of a different recipe; use another --out or --overwrite")
+            recipe_path, resume = folder.path / "recipe.resolved.toml", True
+    overrides = list(request.overrides) if not resume else []
+    if resume and folder is not None:
+        if folder.complete:
+            raise RunError(f"run '{folder.path}' is already complete (summary.json exists)")
+        recipe_path = folder.path / "recipe.resolved.toml"
+    if request.device:
+        overrides.append(f'run.device="{request.device}"')
+    assert recipe_path is not None
+    resolved = resolve_recipe(load_recipe(recipe_path, overrides), registry, source=str(recipe_path))
+    check_recipe(resolved, registry)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if folder is None:
+        if world > 1:
+            raise RunError("under torchrun give --out DIR: every process must write to the same folder")
+        folder = RunFolder(request.output_root / f"{resolved['run']['name']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if rank != 0:
+        summary = Runner(resolved, registry, folder.path, quiet=True, resume=resume).run()
+        return RunOutcome(folder.path, summary, is_main=False)
+    with folder.lock():
+        if not resume and folder.exists and {p.name for p in folder.path.iterdir()} - {LOCK}:
+            if not request.overwrite:
+                raise RunError(f"run folder '{folder.path}' exists and is not empty; use --overwrite, "
+                               f"or --resume {folder.path}")
+            folder.clear()
+        folder.create()
+        summary = Runner(resolved, registry, folder.path, quiet=request.quiet, resume=resume).run()
+    return RunOutcome(folder.path, summary)
