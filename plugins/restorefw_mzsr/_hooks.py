@@ -19,10 +19,11 @@ _PAPER = ("Soh, Cho, Cho, Meta-Transfer Learning for Zero-Shot Super-Resolution,
 def register_models(register: Register) -> None:
     from restorefw_mzsr._adapt import zero_shot_sr
     from restorefw_mzsr._arch import MZSRConfig, build_mzsr
+    from restorefw_mzsr._convert import IMPORTER
 
     register("mzsr", build_mzsr, schema=MZSRConfig, license=_LICENSE, paper=_PAPER,
              description="MZSR 8-layer residual CNN on the bicubic-enlarged input (225,091 parameters)",
-             zero_shot=zero_shot_sr)
+             zero_shot=zero_shot_sr, importer=IMPORTER)
 
 
 @hookimpl

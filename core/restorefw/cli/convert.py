@@ -12,11 +12,15 @@ __all__ = ["convert"]
 
 
 @click.command()
-@click.argument("src", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--arch", help="Model name to import as (default: whichever recognises the keys).")
 def convert(src: Path, dst: Path, arch: str | None) -> None:
-    """Convert SRC (.pth/.pt/.safetensors) into DST (.safetensors with restorefw metadata)."""
+    """Convert SRC into DST (.safetensors with restorefw metadata).
+
+    SRC: an official checkpoint (.pth/.pt/.ckpt, .safetensors, or a TensorFlow 1 checkpoint given as its
+    .index file, its prefix or its folder).
+    """
     from restorefw._builder import convert_checkpoint
 
     if dst.suffix != ".safetensors":

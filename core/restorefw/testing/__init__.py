@@ -51,6 +51,7 @@ from restorefw.testing._op_checks import check_op, op_registry_with
 from restorefw.testing._recipes import tiny_recipe
 from restorefw.testing._score_checks import check_loss, check_metric
 from restorefw.testing._spies import OpSpy
+from restorefw.testing._tf1_bundle import write_tf1_checkpoint
 
 __all__ = [
     "ContractError",
@@ -73,4 +74,5 @@ __all__ = [
     "plugin_manager",
     "registry_with",
     "tiny_recipe",
+    "write_tf1_checkpoint",
 ]

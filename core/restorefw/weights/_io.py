@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from restorefw._errors import CheckpointError
+from restorefw.weights._tf1 import is_tf1_checkpoint, read_tf1_checkpoint
 
 __all__ = ["atomic_write", "load_state", "read_metadata", "read_state_dict", "save_state", "save_weights",
            "unwrap_state_dict"]
@@ -102,15 +103,19 @@ def unwrap_state_dict(obj: Any, source: str) -> dict[str, Tensor]:
 
 
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """Read weights from ``.safetensors`` or, safely, from ``.pth``/``.pt``/``.ckpt``, onto the CPU.
+    """Read weights from ``.safetensors``, safely from ``.pth``/``.pt``/``.ckpt``, or from a
+    TensorFlow 1 checkpoint (its ``.index``, prefix or folder), onto the CPU.
 
     Pickles load with ``weights_only=True``; wrappers are removed by :func:`unwrap_state_dict`.
+    TensorFlow tensors keep their names and layouts (see :func:`read_tf1_checkpoint`).
 
     Raises:
         CheckpointError: missing, unreadable (truncated, corrupt, unsupported
             suffix) or holding no state dict; the message names the file.
     """
     path = Path(path)
+    if is_tf1_checkpoint(path):
+        return read_tf1_checkpoint(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     suffix = path.suffix.lower()
