@@ -43,7 +43,7 @@ def run_cli(group: click.Group) -> None:
 
         if isinstance(exc, RunInterrupted):
             click.echo(str(exc), err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            sys.exit(exc.exit_code)
         fail(exc)
 
 
