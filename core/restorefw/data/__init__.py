@@ -14,7 +14,8 @@ from restorefw.data._datasets import (
     SkimageSamples,
     check_min_size,
 )
-from restorefw.data._io import IMAGE_EXTENSIONS, image_size, read_image, write_image
+from restorefw.data._io import IMAGE_EXTENSIONS, image_shape, image_size, read_image, write_image
+from restorefw.data._kernelfile import KERNEL_EXTENSIONS, read_kernel
 from restorefw.data._samples import SKIMAGE_SAMPLES, load_sample
 from restorefw.data._sampling import (
     augment,
@@ -26,6 +27,7 @@ from restorefw.data._sampling import (
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "KERNEL_EXTENSIONS",
     "ImageFolder",
     "ImageList",
     "PairedFolder",
@@ -35,10 +37,12 @@ __all__ = [
     "center_crop",
     "check_min_size",
     "eval_images",
+    "image_shape",
     "image_size",
     "load_sample",
     "random_crop",
     "read_image",
+    "read_kernel",
     "sample_batch",
     "write_image",
 ]
