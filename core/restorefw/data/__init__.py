@@ -16,6 +16,7 @@ from restorefw.data._datasets import (
 )
 from restorefw.data._io import IMAGE_EXTENSIONS, image_shape, image_size, read_image, write_image
 from restorefw.data._kernelfile import KERNEL_EXTENSIONS, read_kernel
+from restorefw.data._protocol import PROTOCOLS, EvalProtocol, get_protocol, mod_crop, quantize_8bit
 from restorefw.data._samples import SKIMAGE_SAMPLES, load_sample
 from restorefw.data._sampling import (
     augment,
@@ -28,6 +29,8 @@ from restorefw.data._sampling import (
 __all__ = [
     "IMAGE_EXTENSIONS",
     "KERNEL_EXTENSIONS",
+    "PROTOCOLS",
+    "EvalProtocol",
     "ImageFolder",
     "ImageList",
     "PairedFolder",
@@ -37,9 +40,12 @@ __all__ = [
     "center_crop",
     "check_min_size",
     "eval_images",
+    "get_protocol",
     "image_shape",
     "image_size",
     "load_sample",
+    "mod_crop",
+    "quantize_8bit",
     "random_crop",
     "read_image",
     "read_kernel",
