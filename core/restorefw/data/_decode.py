@@ -13,6 +13,8 @@ import numpy as np
 from PIL import ExifTags, Image, ImageFile
 
 _GREY16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+# Modes that _pixels returns as one grey channel ("F" is refused there, so it never counts).
+_GREY_MODES = ("1", "L", "LA", "I", *_GREY16_MODES)
 # Pillow has no 16-bit colour modes: it unpacks 16-bit colour samples (in PNG
 # and TIFF files) to 8 bits by keeping their high byte.
 _COLOUR16 = re.compile(r"(RGB|RGBA|RGBX);16([BLN])")
@@ -130,8 +132,18 @@ def _upright_transpose(im: Image.Image) -> Image.Transpose | None:
 
 def oriented_size(path: Path) -> tuple[int, int]:
     """``(height, width)`` of an image file after EXIF orientation, read from its header."""
+    height, width, _ = header(path)
+    return height, width
+
+
+def header(path: Path) -> tuple[int, int, int]:
+    """``(height, width, channels)`` as :func:`decode` would give them, read from the header.
+
+    ``channels`` is 1 for the files :func:`decode` returns as (H, W) grey and 3 for the others.
+    """
     with Image.open(path) as im:
         width, height = im.size
         if _upright_transpose(im) in _QUARTER_TURNS:
             width, height = height, width
-    return height, width
+        grey = im.mode in _GREY_MODES or (_rawmode(im) == _PNG_GREY_ALPHA16 and im.format == "PNG")
+    return height, width, 1 if grey else 3

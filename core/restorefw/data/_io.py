@@ -25,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from restorefw._errors import DataError
-from restorefw.data._decode import decode, oriented_size
+from restorefw.data._decode import decode, header, oriented_size
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".bmp", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp"
@@ -85,6 +85,23 @@ def image_size(path: str | Path) -> tuple[int, int]:
         DataError: the file is missing, a folder or not an image.
     """
     return _guarded(Path(path), oriented_size)
+
+
+def image_shape(path: str | Path) -> tuple[int, int, int]:
+    """``(channels, height, width)`` of an image file as stored, from its header alone.
+
+    ``channels`` is 1 for grey files (with or without alpha) and 3 for colour
+    and palette ones: what :func:`read_image` keeps when asked for the file's
+    own channel count. Height and width are after EXIF orientation.
+
+    Args:
+        path: the image file.
+
+    Raises:
+        DataError: the file is missing, a folder or not an image.
+    """
+    height, width, channels = _guarded(Path(path), header)
+    return channels, height, width
 
 
 def write_image(path: str | Path, img: Tensor, bit_depth: int = 8) -> None:
