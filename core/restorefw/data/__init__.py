@@ -18,12 +18,19 @@ from restorefw.data._datasets import (
     SkimageSamples,
     check_min_size,
 )
-from restorefw.data._detect import LAYOUTS, detect_layout, find_layout, load_testset
+from restorefw.data._detect import LAYOUTS, detect_layout, find_layout, in_detection_order, load_testset
 from restorefw.data._io import IMAGE_EXTENSIONS, image_shape, image_size, read_image, write_image
 from restorefw.data._kernelfile import KERNEL_EXTENSIONS, read_kernel
 from restorefw.data._layout_base import Layout, LayoutOptions, build_testset, parse_options
 from restorefw.data._layouts import FOLDER_PAIRS, FolderPair, GTOnlyLayout, PairedLayout
-from restorefw.data._protocol import PROTOCOLS, EvalProtocol, get_protocol, mod_crop, quantize_8bit
+from restorefw.data._protocol import (
+    PROTOCOLS,
+    EvalProtocol,
+    get_protocol,
+    mod_crop,
+    protocol_from_spec,
+    quantize_8bit,
+)
 from restorefw.data._samples import SKIMAGE_SAMPLES, load_sample
 from restorefw.data._sampling import (
     augment,
@@ -67,10 +74,12 @@ __all__ = [
     "get_protocol",
     "image_shape",
     "image_size",
+    "in_detection_order",
     "load_sample",
     "load_testset",
     "mod_crop",
     "parse_options",
+    "protocol_from_spec",
     "quantize_8bit",
     "random_crop",
     "read_image",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,16 @@ from restorefw.data._layouts import GTOnlyLayout, PairedLayout
 from restorefw.data._sr_layouts import MZSRLayout, SRPackLayout
 from restorefw.data._testsets import TestSet
 
-LAYOUTS: tuple[Layout, ...] = (MZSRLayout(), SRPackLayout(), PairedLayout(), GTOnlyLayout())
-"""The built-in layouts in detection order: the most specific first, since MZSR's ``Input/`` + ``GT/``
-would also pass for paired folders and every layout holds images that ``gt_only`` would take."""
+
+def in_detection_order(layouts: Iterable[Layout]) -> tuple[Layout, ...]:
+    """``layouts`` sorted as detection tries them: by :attr:`Layout.order`, then by name."""
+    return tuple(sorted(layouts, key=lambda layout: (layout.order, layout.name)))
+
+
+LAYOUTS: tuple[Layout, ...] = in_detection_order((MZSRLayout(), SRPackLayout(), PairedLayout(), GTOnlyLayout()))
+"""The built-in layouts in detection order (:attr:`Layout.order`): the most specific first, since MZSR's
+``Input/`` + ``GT/`` would also pass for paired folders and every layout holds images that ``gt_only``
+would take. The plugin registry adds the layouts of installed plugins (kind ``layout``)."""
 
 
 def detect_layout(root: str | Path, layouts: Sequence[Layout] = LAYOUTS) -> Layout:

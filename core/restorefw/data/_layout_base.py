@@ -32,11 +32,16 @@ class Layout(ABC):
         name: the layout's name (``paired``, ``sr_pack``, ...).
         looks_for: what :meth:`detect` looks for, for messages.
         options: the model of the options :meth:`load` takes.
+        order: where detection tries the layout: lower first, then by name. The
+            built-in ones take 100 (``mzsr``), 200 (``sr_pack``), 300 (``paired``)
+            and 900 (``gt_only``, which takes any folder of images); a layout that
+            a more general one would also accept needs a lower order than it.
     """
 
     name: ClassVar[str]
     looks_for: ClassVar[str]
     options: ClassVar[type[LayoutOptions]]
+    order: ClassVar[int] = 500
 
     @abstractmethod
     def detect(self, root: Path) -> bool:

@@ -81,6 +81,7 @@ class PairedLayout(Layout):
         f"{p.lq}/ + {'images beside it' if p.gt == '.' else p.gt + '/'}" for p in FOLDER_PAIRS
     ) + ")"
     options: ClassVar[type[LayoutOptions]] = PairedOptions
+    order: ClassVar[int] = 300
 
     def detect(self, root: Path) -> bool:
         return self._found(root) is not None
@@ -135,6 +136,7 @@ class GTOnlyLayout(Layout):
     name: ClassVar[str] = "gt_only"
     looks_for: ClassVar[str] = "gt_only (image files in the folder itself)"
     options: ClassVar[type[LayoutOptions]] = GTOnlyOptions
+    order: ClassVar[int] = 900
 
     def detect(self, root: Path) -> bool:
         return holds_images(root)

@@ -21,6 +21,7 @@ from restorefw._errors import ConfigError, DataError
 from restorefw.data._folders import did_you_mean
 
 Tiling = Literal["none", "chop", "exact"]
+Downsample = Literal["direct", "bicubic"]
 
 
 def mod_crop(img: Tensor, scale: int) -> Tensor:
@@ -75,6 +76,11 @@ class EvalProtocol(BaseModel):
         self_ensemble: average the outputs over the 8 flips and quarter turns.
         adaptation_steps: zero-shot adaptation steps to score after (MZSR:
             ``(0, 1, 10)``); empty for models that do not adapt.
+        adaptation_lr: the step size of each adaptation step, the last one
+            repeating; empty for the model's own default.
+        adaptation_downsample: how adaptation makes the image one level down
+            from its input: ``"direct"`` (blur, then every ``scale``-th pixel)
+            or ``"bicubic"`` (blur, then antialiased bicubic), as the inputs were made.
         seed: seed of the degradation that makes inputs for ground-truth-only sets.
         clip_lq: clamp degraded inputs to [0, 1] before the model (IPT clamps
             its noisy inputs; Restormer does not).
@@ -94,6 +100,8 @@ class EvalProtocol(BaseModel):
     pad_multiple: int = Field(default=1, ge=1)
     self_ensemble: bool = False
     adaptation_steps: tuple[Annotated[int, Field(ge=0)], ...] = ()
+    adaptation_lr: tuple[Annotated[float, Field(gt=0)], ...] = ()
+    adaptation_downsample: Downsample = "direct"
     seed: int = 0
     clip_lq: bool = False
 
@@ -133,6 +141,11 @@ _BASICSR_SR = (
     "calculate_metric), basicsr/metrics/psnr_ssim.py; options/test: crop_border = scale, test_y_channel true; "
     "ground truth in GTmod12 folders, cropped to lq size x scale by PairedImageDataset"
 )
+_BASICSR_RESTORE = (
+    "BasicSR v1.4.2: basicsr/models/sr_model.py::nondist_validation (tensor2img rounds to uint8 before "
+    "calculate_metric), basicsr/metrics/psnr_ssim.py; RGB with crop_border 0 and test_y_channel false, as in the "
+    "val metrics of the denoising and deblurring options of Restormer's BasicSR-based code (Options/*.yml)"
+)
 _IPT = "IPT (Chen et al., CVPR 2021), huawei-noah/Pretrained-IPT"
 _RESTORMER = "Restormer (Zamir et al., CVPR 2022), swz30/Restormer"
 
@@ -142,6 +155,7 @@ PROTOCOLS: Mapping[str, EvalProtocol] = {
         EvalProtocol(
             name="sr", source=_BASICSR_SR, y_channel=True, crop_border="scale",
         ),
+        EvalProtocol(name="restore", source=_BASICSR_RESTORE),
         EvalProtocol(
             name="sr_ipt",
             source=f"{_IPT}: trainer.py::test (utility.quantize, then utility.calc_psnr: Y by "
@@ -153,10 +167,12 @@ PROTOCOLS: Mapping[str, EvalProtocol] = {
             name="mzsr",
             source="MZSR (Soh, Cho, Cho, CVPR 2020), JWSoh/MZSR: test.py::quick_test/final_test (output and "
             "ground truth rounded to uint8, utils.rgb2y rounded to uint8, shave = scale, utils.modcrop), "
-            "main.py (scale 2, kernel.mat['kernel'], --model 0 = Directx2 with direct subsampling); "
-            "0 steps = quick_test before adaptation, 1 and 10 = --num; SSIM as in the paper's Table 2, "
-            "computed here the BasicSR way since the script computes PSNR only",
+            "main.py (scale 2, kernel.mat['kernel'], --model 0 = Directx2: direct subsampling, test.py's step sizes "
+            "2e-2, then 1e-2 for steps 1-3, then 5e-3); 0 steps = quick_test before adaptation, 1 and 10 = "
+            "--num_of_adaptation; SSIM as in the paper's Table 2, computed here the BasicSR way since the script "
+            "computes PSNR only",
             y_channel=True, round_y=True, crop_border="scale", adaptation_steps=(0, 1, 10),
+            adaptation_lr=(2e-2, 1e-2, 1e-2, 1e-2, 5e-3), adaptation_downsample="direct",
         ),
         EvalProtocol(
             name="denoise_restormer",
@@ -203,3 +219,16 @@ def get_protocol(name: str, overrides: Mapping[str, Any] | None = None) -> EvalP
         )
     protocol = PROTOCOLS[name]
     return protocol.with_overrides(overrides) if overrides else protocol
+
+
+def protocol_from_spec(spec: str | Mapping[str, Any]) -> EvalProtocol:
+    """The protocol a recipe or a command names: ``"sr"``, or ``{"name": "sr", "crop_border": 0, ...}``.
+
+    Raises:
+        ConfigError: a table without ``name``, an unknown name or a bad key; the path is ``protocol.<key>``.
+    """
+    if isinstance(spec, str):
+        return get_protocol(spec)
+    if "name" not in spec:
+        raise ConfigError("missing: the protocol's name (sr, mzsr, ...)", "protocol.name")
+    return get_protocol(spec["name"], {k: v for k, v in spec.items() if k != "name"})

@@ -55,6 +55,7 @@ class SRPackLayout(Layout):
         "sr_pack (HR/ + LR_bicubic/X<s>/, <name>_HR/ + <name>_LR_bicubic/X<s>/, GTmod<n>/ + LRbicx<s>/)"
     )
     options: ClassVar[type[LayoutOptions]] = SRPackOptions
+    order: ClassVar[int] = 200
 
     def detect(self, root: Path) -> bool:
         return any(scales for _, scales in _packs(root))
@@ -141,6 +142,7 @@ class MZSRLayout(Layout):
     name: ClassVar[str] = "mzsr"
     looks_for: ClassVar[str] = "mzsr (Input/<kernel>/<set>/ + GT/<set>/)"
     options: ClassVar[type[LayoutOptions]] = MZSROptions
+    order: ClassVar[int] = 100
 
     def detect(self, root: Path) -> bool:
         folders = subfolders(root)

@@ -8,7 +8,7 @@ import torch
 from pydantic import ValidationError
 
 from restorefw._errors import ConfigError, DataError
-from restorefw.data import PROTOCOLS, EvalProtocol, get_protocol, mod_crop, quantize_8bit
+from restorefw.data import PROTOCOLS, EvalProtocol, get_protocol, mod_crop, protocol_from_spec, quantize_8bit
 
 
 def test_mod_crop_keeps_the_top_left_multiple() -> None:
@@ -31,14 +31,19 @@ def test_quantize_8bit_matches_rounded_uint8() -> None:
 
 
 def test_named_protocols() -> None:
-    assert set(PROTOCOLS) == {"sr", "sr_ipt", "mzsr", "denoise_restormer", "derain_restormer", "denoise_ipt",
-                              "derain_ipt"}
+    assert set(PROTOCOLS) == {"sr", "restore", "sr_ipt", "mzsr", "denoise_restormer", "derain_restormer",
+                              "denoise_ipt", "derain_ipt"}
     sr = get_protocol("sr")
     assert (sr.y_channel, sr.round_y, sr.crop_border, sr.gt_mod_crop, sr.round_8bit) == (True, False, "scale", True,
                                                                                          True)
     assert sr.border(4) == 4 and get_protocol("denoise_restormer").border(4) == 0
     mzsr = get_protocol("mzsr")
     assert mzsr.adaptation_steps == (0, 1, 10) and mzsr.round_y and mzsr.border(2) == 2
+    # test.py, method 0 (Directx2): 2e-2 for step 0, 1e-2 for steps 1-3, then 5e-3; direct subsampling.
+    assert mzsr.adaptation_lr == (2e-2, 1e-2, 1e-2, 1e-2, 5e-3) and mzsr.adaptation_downsample == "direct"
+    restore = get_protocol("restore")
+    assert (restore.y_channel, restore.border(4), restore.round_8bit, restore.metrics) == (False, 0, True,
+                                                                                          ("psnr", "ssim"))
     denoise = get_protocol("denoise_restormer")
     assert (denoise.y_channel, denoise.metrics, denoise.pad_multiple, denoise.clip_lq) == (False, ("psnr",), 8, False)
     assert get_protocol("derain_restormer").round_y and get_protocol("derain_restormer").y_channel
@@ -66,3 +71,14 @@ def test_overrides_copy_and_validate() -> None:
     with pytest.raises(ConfigError, match=r"unknown protocol 'sr_ip' \(did you mean 'sr_ipt'\?\)"):
         get_protocol("sr_ip")
     assert EvalProtocol(name="mine", source="here").crop_border == 0
+
+
+def test_protocol_from_spec() -> None:
+    assert protocol_from_spec("sr") == get_protocol("sr")
+    assert protocol_from_spec({"name": "sr", "crop_border": 0, "adaptation_lr": [1e-3]}).adaptation_lr == (1e-3,)
+    with pytest.raises(ConfigError) as info:
+        protocol_from_spec({"crop_border": 0})
+    assert info.value.path == "protocol.name"
+    with pytest.raises(ConfigError) as info:
+        protocol_from_spec({"name": "mzsr", "adaptation_lr": [0.0]})
+    assert info.value.path == "protocol.adaptation_lr"
