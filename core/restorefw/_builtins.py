@@ -1,4 +1,4 @@
-"""Components the core ships itself: optimizers, LR schedules, encoder–decoder composition."""
+"""Components the core ships itself: optimizers, LR schedules, encoder–decoder composition, test-set layouts."""
 
 from __future__ import annotations
 
@@ -137,3 +137,11 @@ def register_models(register: Register) -> None:
         description="any registered encoder + decoder; state-dict keys 'encoder.*', 'decoder.*'",
         license="Apache-2.0",
     )
+
+
+@hookimpl
+def register_layouts(register: Register) -> None:
+    from restorefw.data import LAYOUTS
+
+    for layout in LAYOUTS:
+        register(layout.name, type(layout), description=layout.looks_for, license="Apache-2.0")

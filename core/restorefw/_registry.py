@@ -28,6 +28,7 @@ KINDS: tuple[str, ...] = (
     "degradation",
     "head",
     "kernel",
+    "layout",
     "loss",
     "metric",
     "model",

@@ -174,3 +174,15 @@ def register_ops(register: Register) -> None:
     priority=..., available=...))`` for faster implementations, of this plugin's ops or
     another's; each must pass :func:`restorefw.testing.check_op`. ``schema`` is not used.
     """
+
+
+@hookspec
+def register_layouts(register: Register) -> None:
+    """Register test-set layouts: how evaluation sets lie on disk.
+
+    The factory, called without parameters, returns a :class:`restorefw.data.Layout`
+    named as registered: ``detect(root)`` decides from folder and file names alone,
+    ``load(root, scale=..., **options)`` returns a checked :class:`restorefw.data.TestSet`.
+    ``restorefw eval`` tries the layouts in ascending ``Layout.order``, then by name;
+    :func:`restorefw.testing.check_layout` checks the contract.
+    """

@@ -36,6 +36,10 @@ clashes with a check option (``stochastic``, ``in_range``, ``input_shape``,
 {"type": "mine", "stochastic": 1})``. The checks run on the CPU, and on CUDA too
 when it is available (``devices=["cpu"]`` to opt out).
 
+Layout plugins check their test-set layout on an example folder with
+``check_layout(MyLayout(), "tests/data/my_set")``; ``make_sr_pack`` writes a small SR
+benchmark pack (MATLAB bicubic inputs) for evaluation tests.
+
 Kernel plugins check each override of an op against the op's reference with
 ``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``.
 """
@@ -45,9 +49,11 @@ from __future__ import annotations
 from restorefw.testing._build import ContractError, available_devices
 from restorefw.testing._data_checks import check_degradation, check_kernel, check_task
 from restorefw.testing._fakes import FakeDegradation, FakeKernel, FakeLoss, FakeMetric, FakeModel, FakePlugin
+from restorefw.testing._layout_checks import check_layout
 from restorefw.testing._managers import plugin_manager, registry_with
 from restorefw.testing._model_checks import check_model
 from restorefw.testing._op_checks import check_op, op_registry_with
+from restorefw.testing._packs import make_sr_pack
 from restorefw.testing._recipes import tiny_recipe
 from restorefw.testing._score_checks import check_loss, check_metric
 from restorefw.testing._spies import OpSpy
@@ -65,11 +71,13 @@ __all__ = [
     "available_devices",
     "check_degradation",
     "check_kernel",
+    "check_layout",
     "check_loss",
     "check_metric",
     "check_model",
     "check_op",
     "check_task",
+    "make_sr_pack",
     "op_registry_with",
     "plugin_manager",
     "registry_with",
