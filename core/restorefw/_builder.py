@@ -16,8 +16,8 @@ from restorefw._errors import CheckpointError
 from restorefw._registry import Entry, OnBuilt, Registry
 from restorefw.weights import StateDict, load_into, read_metadata, read_state_dict, save_weights
 
-__all__ = ["build_model", "checkpoint_loader", "convert_checkpoint", "import_state", "importers", "load_model",
-           "part_checkpoints"]
+__all__ = ["build_model", "checkpoint_loader", "convert_checkpoint", "import_model", "import_state", "importers",
+           "load_model", "part_checkpoints"]
 
 
 def part_checkpoints(spec: Mapping[str, Any]) -> list[str]:
@@ -111,6 +111,28 @@ def import_state(state: Mapping[str, Tensor], registry: Registry, arch: str | No
     raise CheckpointError(f"no registered model recognises these {len(state)} keys (tried: {names})")
 
 
+def import_model(src: str | Path, registry: Registry, arch: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the model an official checkpoint holds and load its weights.
+
+    Args:
+        src: the checkpoint: anything :func:`restorefw.weights.read_state_dict` reads (``.pth``, a
+            TensorFlow 1 checkpoint's ``.index``, prefix or folder, ...).
+        registry: the registry whose importers are asked.
+        arch: the model to import as; default: whichever recognises the keys.
+
+    Returns:
+        The model with its weights, and its resolved spec.
+
+    Raises:
+        CheckpointError: the file cannot be read or no registered model recognises it.
+    """
+    spec, state = import_state(read_state_dict(src), registry, arch)
+    resolved = registry.resolve("model", spec, "model")
+    model = build_model(registry, resolved, checkpoints=False)
+    load_into(model, state, str(src))
+    return model, resolved
+
+
 def convert_checkpoint(src: str | Path, dst: str | Path, registry: Registry,
                        arch: str | None = None) -> tuple[dict[str, Any], int]:
     """Import a foreign checkpoint as a restorefw safetensors file with the model spec in its metadata.
@@ -118,9 +140,6 @@ def convert_checkpoint(src: str | Path, dst: str | Path, registry: Registry,
     Returns:
         The resolved model spec and the model's parameter count.
     """
-    spec, state = import_state(read_state_dict(src), registry, arch)
-    resolved = registry.resolve("model", spec, "model")
-    model = build_model(registry, resolved, checkpoints=False)
-    load_into(model, state, str(src))
+    model, resolved = import_model(src, registry, arch)
     save_weights(dst, model.state_dict(), {"model": resolved, "source": Path(src).name})
     return resolved, sum(p.numel() for p in model.parameters())

@@ -5,7 +5,15 @@ from restorefw.engine._batches import BatchMaker, Prefetcher, batch_seed
 from restorefw.engine._checks import check_recipe
 from restorefw.engine._device import autocast, resolve_device, resolve_precision
 from restorefw.engine._distributed import DistInfo
-from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
+from restorefw.engine._evaluate import (
+    EvalPair,
+    baseline_image,
+    degrade_seeded,
+    evaluate,
+    make_eval_pairs,
+    restore_image,
+    self_ensemble,
+)
 from restorefw.engine._job import RunOutcome, RunRequest, run_recipe
 from restorefw.engine._runfolder import RunFolder
 from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
@@ -19,15 +27,17 @@ __all__ = [
     "EvalPair",
     "Prefetcher",
     "RunFolder",
+    "RunInterrupted",
     "RunOutcome",
     "RunRequest",
-    "RunInterrupted",
     "Runner",
     "StepContext",
     "Strategy",
     "autocast",
+    "baseline_image",
     "batch_seed",
     "check_recipe",
+    "degrade_seeded",
     "evaluate",
     "make_eval_pairs",
     "mapped_allocations",
@@ -35,5 +45,6 @@ __all__ = [
     "resolve_device",
     "resolve_precision",
     "run_recipe",
+    "self_ensemble",
     "trim_heap",
 ]

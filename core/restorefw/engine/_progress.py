@@ -66,6 +66,35 @@ class Progress:
 
         return advance
 
+    @contextlib.contextmanager
+    def counting(self, name: str, total: int, unit: str, every: int = 10) -> Iterator[Callable[[], None]]:
+        """Context yielding ``advance()``, called once per ``unit`` of work (an evaluated image, ...).
+
+        A rich bar on a terminal; elsewhere a line with the counts every ``every`` units and at the end.
+        """
+        if self.quiet:
+            yield lambda: None
+            return
+        if not sys.stderr.isatty():
+            self.console.print(f"{name}: {total} {unit}", highlight=False, markup=False)
+            done = [0]
+
+            def advance() -> None:
+                done[0] += 1
+                if done[0] % every == 0 or done[0] == total:
+                    self.console.print(f"{name}: {done[0]}/{total} {unit}", highlight=False, markup=False)
+
+            yield advance
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichProgress
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                   TimeRemainingColumn())
+        with RichProgress(*columns, console=self.console, transient=False) as bar:
+            task = bar.add_task(name, total=total)
+            yield lambda: bar.update(task, advance=1)
+
     def note(self, stage: str, step: int, values: dict[str, float]) -> None:
         """Print evaluation results."""
         if not self.quiet:

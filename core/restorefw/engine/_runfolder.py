@@ -25,8 +25,9 @@ MARKER = ".restorefw-run"
 LOCK = ".restorefw-run.lock"
 STATE = "checkpoints/last.state.pt"
 RUN_ENTRIES = frozenset({MARKER, LOCK, "recipe.resolved.toml", "checkpoints", "metrics.jsonl", "samples", "plots",
-                         "summary.json", "logs"})
-"""Top-level names a run writes; anything else is a foreign file that ``--overwrite`` will not delete."""
+                         "summary.json", "logs", "eval.json", "eval.csv", "images", "strips"})
+"""Top-level names a run or an evaluation writes; anything else is a foreign file that ``--overwrite`` will
+not delete."""
 
 
 class RunFolder:
@@ -34,10 +35,13 @@ class RunFolder:
 
     Args:
         path: the folder (it may not exist yet).
+        final: the file written last, whose presence means the folder is complete
+            (``summary.json`` for a run, ``eval.json`` for an evaluation).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, final: str = "summary.json") -> None:
         self.path = Path(path)
+        self.final = final
 
     def __repr__(self) -> str:
         return f"RunFolder('{self.path}')"
@@ -49,8 +53,8 @@ class RunFolder:
 
     @property
     def complete(self) -> bool:
-        """The run finished (``summary.json`` is written last)."""
-        return (self.path / "summary.json").is_file()
+        """The run finished (its final file, written last, exists)."""
+        return (self.path / self.final).is_file()
 
     @property
     def resumable(self) -> bool:

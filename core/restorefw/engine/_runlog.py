@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +109,16 @@ def safe_name(name: str) -> str:
     return cleaned or "_"
 
 
-def save_sample(path: str | Path, degraded: Tensor, restored: Tensor, target: Tensor) -> None:
-    """Save ``degraded | restored | target`` side by side (each ``(C, H, W)``, target size)."""
+def save_strip(path: str | Path, images: Sequence[Tensor]) -> None:
+    """Save ``(C, H, W)`` images of one height side by side, 4 white pixels apart."""
     from restorefw.data import write_image
 
-    gap = torch.ones(target.shape[0], target.shape[1], 4, dtype=target.dtype)
-    row = torch.cat([degraded.cpu(), gap, restored.cpu(), gap, target.cpu()], dim=-1)
-    write_image(path, row.clamp(0, 1))
+    first = images[0]
+    gap = torch.ones(first.shape[0], first.shape[1], 4, dtype=first.dtype)
+    parts = [part for image in images for part in (gap, image.cpu().to(first.dtype))][1:]
+    write_image(path, torch.cat(parts, dim=-1).clamp(0, 1))
+
+
+def save_sample(path: str | Path, degraded: Tensor, restored: Tensor, target: Tensor) -> None:
+    """Save ``degraded | restored | target`` side by side (each ``(C, H, W)``, target size)."""
+    save_strip(path, [degraded, restored, target])

@@ -29,7 +29,7 @@ from restorefw.engine._strategy import StepContext, Strategy
 from restorefw.ops import use
 from restorefw.weights import atomic_write, load_into, load_state, read_state_dict, save_state, save_weights
 
-__all__ = ["STATE_FILE", "RunInterrupted", "Runner"]
+__all__ = ["STATE_FILE", "RunInterrupted", "Runner", "environment"]
 
 STATE_FILE = "checkpoints/last.state.pt"
 
@@ -76,6 +76,13 @@ def _version() -> str:
         return metadata.version("restorefw")
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+def environment(device: torch.device, precision: str, world_size: int = 1) -> dict[str, Any]:
+    """Where a job ran: device, precision, processes, threads and versions (for summaries)."""
+    return {"device": str(device), "precision": precision, "world_size": world_size,
+            "threads": torch.get_num_threads(),
+            "versions": {"restorefw": _version(), "torch": torch.__version__, "python": platform.python_version()}}
 
 class Runner:
     """Runs a resolved recipe into a run folder (from rank 0 only under torchrun).
@@ -163,9 +170,7 @@ class Runner:
         return self.summary
 
     def _environment(self) -> dict[str, Any]:
-        return {"name": self.plan.run.name, "device": str(self.device), "precision": self.precision,
-                "world_size": self.dist.world_size, "threads": torch.get_num_threads(),
-                "versions": {"restorefw": _version(), "torch": torch.__version__, "python": platform.python_version()}}
+        return {"name": self.plan.run.name, **environment(self.device, self.precision, self.dist.world_size)}
 
     def _load_resume_state(self) -> tuple[int, int, dict[str, Any] | None]:
         path = self.out / STATE_FILE
