@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from restorefw._errors import RecipeError, RestorefwError
+from restorefw._errors import ConfigError, RecipeError, RestorefwError
 from restorefw._registry import Registry
 from restorefw._schema import ComponentField, StrictModel, validation_problems
 
@@ -41,7 +41,7 @@ class RunSection(StrictModel):
 
 
 class DataSection(StrictModel):
-    train: ComponentField("dataset")
+    train: ComponentField("dataset") | None = Field(None, description="training images; required with [[stages]]")
     val: ComponentField("dataset") | None = None
     patch_size: int = Field(64, gt=0)
     batch_size: int = Field(8, gt=0)
@@ -89,6 +89,15 @@ class StageSection(StrictModel):
     eval_every: int | None = Field(None, gt=0)
     save_every: int | None = Field(None, gt=0)
 
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _no_zero_steps(cls, value: Any) -> Any:
+        # Scoring without training is its own job; a zero-step stage would only hide that.
+        if value == 0 and not isinstance(value, bool):
+            raise ValueError("a stage with 0 steps trains nothing; to score a model without training use "
+                             "'restorefw eval MODEL SET...', or a recipe with [eval] sets and no [[stages]]")
+        return value
+
     @model_validator(mode="after")
     def _phases_cover_steps(self) -> StageSection:
         if self.phases and sum(p.steps for p in self.phases) != self.steps:
@@ -97,7 +106,23 @@ class StageSection(StrictModel):
         return self
 
 
+class EvalSetSpec(StrictModel):
+    """A test set of ``[eval] sets``, as a table."""
+
+    path: str = Field(description="the test-set folder")
+    layout: str | None = Field(None, description="a registered layout; default: detected")
+    scale: int | None = Field(None, ge=1, description="default: the model's")
+    options: dict[str, Any] = Field({}, description="the layout's options (lq_dir, gt_dir, kernel, name, ...)")
+
+
 class EvalSection(StrictModel):
+    sets: list[str | EvalSetSpec] = Field([], description="test sets a recipe without [[stages]] is scored on "
+                                          "(and 'restorefw eval RUN_DIR' without SET); folders or tables")
+    protocol: str | dict[str, Any] | None = Field(None, description="a named protocol, or a table "
+                                                  "{ name = ..., key = value, ... } changing its keys; "
+                                                  "default: mzsr, sr or restore, by test set")
+    limit: int | None = Field(None, gt=0, description="score the first N images of each set")
+    save_images: bool = Field(False, description="write restored images and side-by-side strips")
     metrics: list[ComponentField("metric")] = ["psnr", "ssim"]
     crop_border: int | None = Field(None, ge=0)
     y_channel: bool | None = None
@@ -111,10 +136,10 @@ class Recipe(StrictModel):
     """The recipe skeleton; component tables are validated by their own schemas."""
 
     run: RunSection = RunSection()
-    data: DataSection
-    task: ComponentField("task")
+    data: DataSection = DataSection()
+    task: ComponentField("task") | None = None
     model: ComponentField("model")
-    stages: list[StageSection] = Field(min_length=1)
+    stages: list[StageSection] = Field([], description="training stages; none: the recipe only evaluates")
     eval: EvalSection = EvalSection()
 
     @model_validator(mode="after")
@@ -199,8 +224,8 @@ def resolve_recipe(data: dict[str, Any], registry: Registry, source: str = "") -
     except ValidationError as exc:
         raise RecipeError(validation_problems(exc), source=source) from None
     resolved = skeleton.model_dump(mode="python")
-    problems: list[tuple[str, str]] = []
-    targets = [("task", "task", resolved), ("model", "model", resolved)]
+    problems: list[tuple[str, str]] = _training_needs(resolved) + _eval_problems(resolved, registry)
+    targets = [("model", "model", resolved)] + ([("task", "task", resolved)] if resolved["task"] is not None else [])
     targets += [(k, "dataset", resolved["data"]) for k in ("train", "val") if resolved["data"][k] is not None]
     for i, stage in enumerate(resolved["stages"]):
         for key, kind in (("strategy", "strategy"), ("loss", "loss"), ("optimizer", "optimizer"),
@@ -234,15 +259,52 @@ def _check_ops(text: str) -> list[tuple[str, str]]:
     return []
 
 
+def _training_needs(resolved: dict[str, Any]) -> list[tuple[str, str]]:
+    """A recipe with stages needs training data and a task; one without stages needs something to score."""
+    data = resolved["data"]
+    if not resolved["stages"]:
+        if data["train"] is not None:
+            return [("stages", "none given, but data.train is: add [[stages]] to train, or drop data.train "
+                               "to only evaluate")]
+        if not resolved["eval"]["sets"] and data["val"] is None:
+            return [("eval.sets", "a recipe without [[stages]] evaluates its model: give [eval] sets or data.val")]
+        return []
+    why = "required to train [[stages]] (a recipe without stages only evaluates)"
+    return [(path, why) for path, value in (("data.train", data["train"]), ("task", resolved["task"]))
+            if value is None]
+
+
+def _eval_problems(resolved: dict[str, Any], registry: Registry) -> list[tuple[str, str]]:
+    """The protocol and the layouts of ``[eval]``, checked by name and key."""
+    from restorefw.data import protocol_from_spec
+
+    section, problems = resolved["eval"], []
+    if section["protocol"] is not None:
+        try:
+            protocol_from_spec(section["protocol"])
+        except ConfigError as exc:
+            problems.append((f"eval.{exc.path}", exc.message))
+    for i, spec in enumerate(section["sets"]):
+        layout = spec.get("layout") if isinstance(spec, dict) else None
+        if layout is not None:
+            try:
+                registry.get("layout", layout)
+            except RestorefwError as exc:
+                problems.append((f"eval.sets[{i}].layout", str(exc)))
+    return problems
+
+
 def _resolve_metrics(resolved: dict[str, Any], registry: Registry) -> list[tuple[str, str]]:
-    """Fill eval defaults from the task, then resolve the metric specs with them."""
+    """Fill eval defaults from the task (border 0, RGB without one), then resolve the metric specs with them."""
     try:
-        task = registry.build("task", resolved["task"])
+        task = registry.build("task", resolved["task"]) if resolved["task"] is not None else None
     except RestorefwError as exc:
         return [("task", str(exc))]
     section = resolved["eval"]
-    section["crop_border"] = task.crop_border if section["crop_border"] is None else section["crop_border"]
-    section["y_channel"] = task.y_channel if section["y_channel"] is None else section["y_channel"]
+    if section["crop_border"] is None:
+        section["crop_border"] = task.crop_border if task is not None else 0
+    if section["y_channel"] is None:
+        section["y_channel"] = task.y_channel if task is not None else False
     problems: list[tuple[str, str]] = []
     metrics = []
     for i, spec in enumerate(section["metrics"]):

@@ -32,6 +32,10 @@ def check_recipe(resolved: Mapping[str, Any], registry: Registry) -> None:
     for path in part_checkpoints(plan.model):
         if not Path(path).is_file():
             problems.append(("model", f"checkpoint file '{path}' not found"))
+    for i, spec in enumerate(plan.eval.sets):
+        folder = spec if isinstance(spec, str) else spec.path
+        if not Path(folder).is_dir():
+            problems.append((f"eval.sets[{i}]", f"test-set folder '{folder}' not found"))
     for i, stage in enumerate(plan.stages):
         for j, load in enumerate(stage.load):
             if not Path(load.checkpoint).is_file():
