@@ -6,6 +6,7 @@ import click
 
 from restorefw.cli._common import run_cli
 from restorefw.cli.convert import convert
+from restorefw.cli.eval import eval_cmd
 from restorefw.cli.list import list_cmd
 from restorefw.cli.new_plugin import new_plugin
 from restorefw.cli.ops import ops
@@ -24,7 +25,7 @@ def cli() -> None:
     """restorefw: train, evaluate and apply image-restoration models from TOML recipes."""
 
 
-for command in (run, validate, plugins, list_cmd, schema, restore, convert, new_plugin, ops):
+for command in (run, eval_cmd, validate, plugins, list_cmd, schema, restore, convert, new_plugin, ops):
     cli.add_command(command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -41,6 +42,14 @@ def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resum
         click.echo(f"run folder: {outcome.out} (already complete)")
         return
     if not outcome.is_main:
+        return
+    if outcome.evaluated:
+        from rich.console import Console
+
+        from restorefw.engine import render_table
+
+        Console(width=None if sys.stdout.isatty() else 200).print(render_table(outcome.summary))
+        click.echo(f"evaluation folder: {outcome.out}")
         return
     for stage, record in outcome.summary["stages"].items():
         scores = "  ".join(f"{k} {v:.4f} (input {record.get('input', {}).get(k, float('nan')):.4f})"

@@ -1,10 +1,14 @@
-"""The engine: device and precision, batches, strategies, evaluation and the training loop."""
+"""The engine: device and precision, batches, strategies, evaluation, the training loop and the eval job."""
 
 from restorefw._malloc import mapped_allocations, trim_heap
 from restorefw.engine._batches import BatchMaker, Prefetcher, batch_seed
 from restorefw.engine._checks import check_recipe
 from restorefw.engine._device import autocast, resolve_device, resolve_precision
 from restorefw.engine._distributed import DistInfo
+from restorefw.engine._eval_job import EvalOutcome, EvalRequest, run_eval
+from restorefw.engine._evalmodels import is_model_argument, split_arguments
+from restorefw.engine._evalsets import SetRequest
+from restorefw.engine._evaltable import render_table
 from restorefw.engine._evaluate import (
     EvalPair,
     baseline_image,
@@ -24,13 +28,16 @@ __all__ = [
     "Batch",
     "BatchMaker",
     "DistInfo",
+    "EvalOutcome",
     "EvalPair",
+    "EvalRequest",
     "Prefetcher",
     "RunFolder",
     "RunInterrupted",
     "RunOutcome",
     "RunRequest",
     "Runner",
+    "SetRequest",
     "StepContext",
     "Strategy",
     "autocast",
@@ -39,12 +46,16 @@ __all__ = [
     "check_recipe",
     "degrade_seeded",
     "evaluate",
+    "is_model_argument",
     "make_eval_pairs",
     "mapped_allocations",
+    "render_table",
     "restore_image",
     "resolve_device",
     "resolve_precision",
+    "run_eval",
     "run_recipe",
     "self_ensemble",
+    "split_arguments",
     "trim_heap",
 ]

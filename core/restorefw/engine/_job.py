@@ -12,7 +12,8 @@ from restorefw._errors import RunError
 from restorefw._recipe import load_recipe, resolve_recipe
 from restorefw._registry import Registry
 from restorefw.engine._checks import check_recipe
-from restorefw.engine._runfolder import LOCK, RunFolder
+from restorefw.engine._eval_job import EvalRequest, run_eval
+from restorefw.engine._runfolder import RunFolder
 from restorefw.engine._runner import Runner
 
 __all__ = ["RunOutcome", "RunRequest", "run_recipe"]
@@ -47,12 +48,16 @@ class RunRequest:
 
 @dataclass
 class RunOutcome:
-    """What the job did: the folder, and the summary unless the run was already complete."""
+    """What the job did: the folder, and the summary unless the run was already complete.
+
+    ``evaluated`` is true for a recipe without stages: the summary is then that of ``eval.json``.
+    """
 
     out: Path
     summary: dict[str, Any] = field(default_factory=dict)
     already_complete: bool = False
     is_main: bool = True
+    evaluated: bool = False
 
 
 def _same_recipe(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -90,6 +95,8 @@ def run_recipe(request: RunRequest, registry: Registry) -> RunOutcome:
     assert recipe_path is not None
     resolved = resolve_recipe(load_recipe(recipe_path, overrides), registry, source=str(recipe_path))
     check_recipe(resolved, registry)
+    if not resolved["stages"]:
+        return _evaluate_recipe(request, resolved, str(recipe_path), registry)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if folder is None:
         if world > 1:
@@ -99,11 +106,24 @@ def run_recipe(request: RunRequest, registry: Registry) -> RunOutcome:
         summary = Runner(resolved, registry, folder.path, quiet=True, resume=resume).run()
         return RunOutcome(folder.path, summary, is_main=False)
     with folder.lock():
-        if not resume and folder.exists and {p.name for p in folder.path.iterdir()} - {LOCK}:
-            if not request.overwrite:
-                raise RunError(f"run folder '{folder.path}' exists and is not empty; use --overwrite, "
-                               f"or --resume {folder.path}")
-            folder.clear()
-        folder.create()
+        if resume:
+            folder.create()
+        else:
+            folder.start_fresh(request.overwrite, "run", f"--resume {folder.path}")
         summary = Runner(resolved, registry, folder.path, quiet=request.quiet, resume=resume).run()
     return RunOutcome(folder.path, summary)
+
+
+def _evaluate_recipe(request: RunRequest, resolved: dict[str, Any], source: str, registry: Registry) -> RunOutcome:
+    """A recipe without stages: score its model on its ``[eval]`` sets (or its validation set)."""
+    if request.resume is not None or request.auto_resume:
+        raise RunError(f"recipe '{source}' has no [[stages]]: it only evaluates, and there is nothing to resume")
+    run = resolved["run"]
+    out = request.out or request.output_root / f"{run['name']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    section = resolved["eval"]
+    # Scores are full precision unless the recipe asks otherwise ("auto" picks bf16 for training on CUDA).
+    outcome = run_eval(EvalRequest(recipe=resolved, recipe_source=source, out=out, overwrite=request.overwrite,
+                                   device=run["device"], precision=None if run["precision"] == "auto" else
+                                   run["precision"], save_images=section["save_images"], quiet=request.quiet),
+                       registry)
+    return RunOutcome(outcome.out, outcome.summary, evaluated=True)

@@ -84,6 +84,25 @@ class RunFolder:
             text = json.dumps({"format": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid()})
             atomic_write(self.path / MARKER, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
+    def start_fresh(self, overwrite: bool, what: str, instead: str) -> None:
+        """Create the folder for a new job; one that already holds something is refused, or cleared.
+
+        Call it holding the lock.
+
+        Args:
+            overwrite: clear a folder that holds something (only a recognised one, see :meth:`clear`).
+            what: the folder's kind, for the message (``run``, ``evaluation``).
+            instead: what the refusal suggests besides ``--overwrite``.
+
+        Raises:
+            RunError: the folder holds something and ``overwrite`` is off, or it cannot be cleared.
+        """
+        if self.exists and {p.name for p in self.path.iterdir()} - {LOCK}:
+            if not overwrite:
+                raise RunError(f"{what} folder '{self.path}' exists and is not empty; use --overwrite, or {instead}")
+            self.clear()
+        self.create()
+
     def clear(self) -> None:
         """Delete the run's files (not the lock, which the caller holds).
 
