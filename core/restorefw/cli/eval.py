@@ -24,7 +24,7 @@ __all__ = ["eval_cmd"]
 @click.option("--layout", help="Layout of every set (default: detected; see 'restorefw list layout').")
 @click.option("--label", "labels", multiple=True, help="Row name of each MODEL, in order (repeatable).")
 @click.option("--arch", help="Model official checkpoints are imported as (as for 'restorefw convert').")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", help="auto, cpu, cuda or cuda:N (default auto; a run's own for its validation set).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "auto"]),
               help="Inference precision (default fp32; a run's own for its validation set).")
 @click.option("--tile", type=click.IntRange(min=1), help="Tile size for large images (default: whole images).")
@@ -37,7 +37,7 @@ __all__ = ["eval_cmd"]
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @strict_option
 def eval_cmd(arguments: tuple[Path, ...], protocol: str | None, overrides: tuple[str, ...], task: str | None,
-             scale: int | None, layout: str | None, labels: tuple[str, ...], arch: str | None, device: str,
+             scale: int | None, layout: str | None, labels: tuple[str, ...], arch: str | None, device: str | None,
              precision: str | None, tile: int | None, tile_overlap: int, save_images: bool, out: Path | None,
              overwrite: bool, limit: int | None, seed: int | None, quiet: bool, strict_plugins: bool | None) -> None:
     """Score each MODEL on each SET; print one table; write eval.json and eval.csv.

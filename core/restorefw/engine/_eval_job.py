@@ -22,7 +22,7 @@ from restorefw._registry import Registry
 from restorefw.engine._device import resolve_device, resolve_precision
 from restorefw.engine._evalmodels import EvalModel, load_eval_model, recipe_model
 from restorefw.engine._evalout import CSV_FILE, JSON_FILE, EvalWriter
-from restorefw.engine._evalscore import Inference, Scorer, measured, run_model
+from restorefw.engine._evalscore import Inference, Scorer, measured, no_tf32, run_model
 from restorefw.engine._evalsets import EvalSet, SetRequest, merge_validation_sets, open_sets, validation_set
 from restorefw.engine._evaltable import BASELINE, Results, row_name
 from restorefw.engine._progress import Progress
@@ -50,8 +50,8 @@ class EvalRequest:
         overrides: ``protocol.KEY=VALUE``, ``layout.KEY=VALUE`` (layout options), ``task.KEY=VALUE``.
         task: the task that degrades sets of ground truth only; default: the models'.
         scale, layout: for every set given (default: each model's scale; detected).
-        device, precision: where and how models run; precision defaults to fp32, or to a run's own
-            for its validation set.
+        device, precision: where and how models run; default ``auto`` and fp32, or a run's own
+            (``run.device``, ``run.precision``) when every set is a run's validation set.
         tile, tile_overlap: tiled inference of large images.
         save_images: write restored images and strips.
         limit: images per set.
@@ -73,7 +73,7 @@ class EvalRequest:
     task: str | None = None
     scale: int | None = None
     layout: str | None = None
-    device: str = "auto"
+    device: str | None = None
     precision: str | None = None
     tile: int | None = None
     tile_overlap: int = 32
@@ -106,7 +106,7 @@ def run_eval(request: EvalRequest, registry: Registry) -> EvalOutcome:
     sections = _sections(request)
     models = _models(request, registry)
     sets = _sets(request, models, registry, sections)
-    device = resolve_device(request.device)
+    device = resolve_device(request.device or _own_device(models, sets))
     precision = resolve_precision(request.precision or "fp32", device)
     for model in models:
         model.model.to(device)
@@ -202,7 +202,10 @@ def _score(request: EvalRequest, models: Sequence[EvalModel], sets: Sequence[Eva
         variants = [(by_label[label], steps) for label in evalset.models
                     for steps in (protocol.adaptation_steps if by_label[label].zero_shot else ()) or (None,)]
         baseline = "bicubic" if evalset.info["scale"] > 1 else "input"
-        with progress.counting(f"eval {evalset.key}", evalset.size * len(variants), "images") as advance:
+        # A run's validation is reproduced as the runner computed it; test sets get the float32 they ask for.
+        full_fp32 = how.precision == "fp32" and evalset.metric_specs is None
+        with progress.counting(f"eval {evalset.key}", evalset.size * len(variants), "images") as advance, \
+                no_tf32(full_fp32):
             try:
                 for item in evalset.items():
                     outputs = {baseline: item.baseline}
@@ -226,6 +229,15 @@ def _score(request: EvalRequest, models: Sequence[EvalModel], sets: Sequence[Eva
                 raise kind(f"{exc}; '{writer.folder}' is not complete (no {JSON_FILE}; the rows scored so far "
                            f"are in {CSV_FILE})") from None
     return results
+
+
+def _own_device(models: Sequence[EvalModel], sets: Sequence[EvalSet]) -> str:
+    """The device of the runs whose validation sets are all there is to score, as they were validated; else auto."""
+    if sets and all(s.metric_specs is not None for s in sets):
+        devices = {m.recipe["run"]["device"] for m in models if m.recipe is not None}
+        if len(devices) == 1:
+            return devices.pop()
+    return "auto"
 
 
 def _inference(request: EvalRequest, evalset: EvalSet, model: EvalModel, device: torch.device,

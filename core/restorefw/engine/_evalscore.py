@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from restorefw.engine._evalmodels import EvalModel
 from restorefw.engine._evalsets import EvalItem
 from restorefw.engine._evaluate import restore_image, self_ensemble
 
-__all__ = ["EXACT_TILE", "Inference", "Scorer", "luma", "measured", "run_model"]
+__all__ = ["EXACT_TILE", "Inference", "Scorer", "luma", "measured", "no_tf32", "run_model"]
 
 EXACT_TILE = 512
 """Tile side (input pixels) of models with exact tiling under a protocol with ``tiling = "exact"``."""
@@ -117,6 +118,24 @@ def run_model(model: EvalModel, item: EvalItem, protocol: EvalProtocol, how: Inf
                              how.tile_mode, multiple=protocol.pad_multiple)  # type: ignore[arg-type]
 
     return self_ensemble(forward, item.lq) if protocol.self_ensemble else forward(item.lq)
+
+
+@contextlib.contextmanager
+def no_tf32(enabled: bool = True) -> Iterator[None]:
+    """Full float32 convolutions and matrix products on CUDA inside the block (when ``enabled``).
+
+    PyTorch lets cuDNN run float32 convolutions in TF32 by default (10-bit mantissa products on
+    Ampere and later); scores by a paper's protocol want the float32 they ask for.
+    """
+    if not enabled:
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def measured(work: Callable[[], Tensor], device: torch.device) -> tuple[Tensor, float, int | None]:

@@ -29,9 +29,15 @@ class _Row:
     steps: int | None
     kind: str
     scores: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    seconds: float = 0.0
-    megapixels: float = 0.0
+    times: list[tuple[float, float]] = field(default_factory=list)
     peak: int | None = None
+
+    @property
+    def ms_per_megapixel(self) -> float | None:
+        """Milliseconds per output megapixel; the first image pays start-up costs, so it counts only alone."""
+        times = self.times[1:] or self.times
+        megapixels = sum(m for _, m in times)
+        return 1000 * sum(s for s, _ in times) / megapixels if megapixels else None
 
 
 class Results:
@@ -52,8 +58,8 @@ class Results:
         per_set = row.scores.setdefault(set_key, {})
         for metric, value in scores.items():
             per_set.setdefault(metric, []).append(value)
-        row.seconds += seconds
-        row.megapixels += megapixels
+        if megapixels:
+            row.times.append((seconds, megapixels))
         if peak is not None:
             row.peak = max(row.peak or 0, peak)
 
@@ -64,7 +70,7 @@ class Results:
             "columns": [{"set": key, "metrics": metrics, "higher_is_better": higher}
                         for key, (metrics, higher) in self.columns.items()],
             "rows": [{"name": r.name, "model": r.model, "steps": r.steps, "kind": r.kind,
-                      "ms_per_megapixel": 1000 * r.seconds / r.megapixels if r.megapixels else None,
+                      "ms_per_megapixel": r.ms_per_megapixel,
                       "peak_mib": r.peak / 2**20 if r.peak is not None else None,
                       "images": {k: len(next(iter(v.values()), [])) for k, v in r.scores.items()},
                       "scores": {k: {m: sum(vs) / len(vs) for m, vs in v.items()} for k, v in r.scores.items()}}
@@ -81,7 +87,7 @@ def render_table(summary: Mapping[str, Any], title: str | None = None) -> Any:
     from rich.table import Table
 
     table = Table(title=title, caption="* best model per column (the baseline row aside); ms/MP: milliseconds "
-                  "per output megapixel", caption_justify="left")
+                  "per output megapixel (the first image aside)", caption_justify="left")
     table.add_column("model")
     columns = [(c["set"], m, c["higher_is_better"].get(m, True)) for c in summary["columns"] for m in c["metrics"]]
     best: dict[tuple[str, str], float] = {}
