@@ -40,13 +40,15 @@ def _toml_blocks() -> list[tuple[str, str]]:
 
 
 def _is_whole_recipe(block: str) -> bool:
-    return all(f"\n{section}" in f"\n{block}" for section in ("[data]", "[task]", "[model]", "[[stages]]"))
+    """A recipe that trains ([data], [task], [model], [[stages]]) or one that only evaluates ([model], [eval] sets)."""
+    has = [f"\n{section}" in f"\n{block}" for section in ("[data]", "[task]", "[model]", "[[stages]]", "[eval]")]
+    return all(has[:4]) or (has[2] and has[4] and not has[3] and "\nsets = " in block)
 
 
 @pytest.mark.parametrize("name,block", [b for b in _toml_blocks() if _is_whole_recipe(b[1])], ids=lambda v: v if
                          isinstance(v, str) and "[" in v and "\n" not in v else "")
 def test_recipes_in_docs_validate(registry, name, block):
-    """Whole recipes (with [data], [task], [model] and [[stages]]) validate; snippets only need to parse."""
+    """Whole recipes (training or evaluating ones) validate; snippets only need to parse."""
     resolve_recipe(tomllib.loads(block), registry, source=name)
 
 
