@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,7 +23,7 @@ from restorefw._schema import component_fields, schema_from_signature, validatio
 if TYPE_CHECKING:
     from restorefw.weights import Importer
 
-__all__ = ["KINDS", "PARTS", "Entry", "OnBuilt", "Registry"]
+__all__ = ["KINDS", "PARTS", "Entry", "OnBuilt", "Registry", "checked_schema"]
 
 KINDS: tuple[str, ...] = (
     "dataset",
@@ -90,6 +92,40 @@ class Entry:
         return self.schema.model_json_schema()
 
 
+def checked_schema(kind: str, name: str, factory: Any, schema: Any = None) -> type[BaseModel]:
+    """The config schema of a component about to be registered, after checking that it can be built.
+
+    Returns ``schema``, or one derived from the factory's keyword parameters when it is ``None``.
+
+    Raises:
+        RegistryError: in one line, when the factory is not callable, is an instance rather than a
+            class or function (it would be called with the recipe's parameters), or has no schema
+            that can validate its parameters.
+    """
+    label = f"{kind} '{name}'"
+    if not callable(factory):
+        raise RegistryError(f"factory of {label} is not callable: got {_describe(factory)}; register a class or "
+                            "a function that returns the component")
+    if not (inspect.isclass(factory) or inspect.isroutine(factory) or isinstance(factory, functools.partial)):
+        cls = type(factory).__name__
+        raise RegistryError(f"factory of {label} is an instance of {cls}, not a class or function: register "
+                            f"{cls} itself, which the registry calls with the recipe's parameters")
+    if schema is not None:
+        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+            raise RegistryError(f"schema of {label} must be a pydantic model class (a restorefw.StrictModel "
+                                f"subclass), got {_describe(schema)}")
+        return schema
+    try:
+        return schema_from_signature(factory, name)
+    except Exception as exc:
+        raise RegistryError(f"{label} has no schema and none can be derived from its factory's parameters "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0]}); pass schema=YourConfig") from None
+
+
+def _describe(value: Any) -> str:
+    return f"the class {value.__name__}" if isinstance(value, type) else f"an instance of {type(value).__name__}"
+
+
 def _split_spec(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
     if isinstance(spec, str):
         return spec, {}
@@ -126,7 +162,7 @@ class Registry:
 
     def register(self, kind: str, name: str, factory: Callable[..., Any], **meta: Any) -> Entry:
         """Register a component directly (tests, notebooks); returns the entry."""
-        schema = meta.pop("schema", None) or schema_from_signature(factory, name)
+        schema = checked_schema(kind, name, factory, meta.pop("schema", None))
         entry = Entry(kind=kind, name=name, factory=factory, schema=schema, **meta)
         self.add(entry)
         return entry

@@ -78,16 +78,27 @@ def component_fields(schema: type[BaseModel]) -> dict[str, tuple[str, str]]:
 
 
 def schema_from_signature(factory: Callable[..., Any], name: str) -> type[BaseModel]:
-    """Build a strict pydantic schema from a factory's keyword parameters."""
+    """Build a strict pydantic schema from a factory's keyword parameters.
+
+    Raises:
+        NameError: an annotation names something its module does not define.
+        TypeError: a parameter's annotation is no type pydantic can validate.
+        ValueError: the factory's signature cannot be read.
+    """
     fields: dict[str, Any] = {}
-    for param in inspect.signature(factory).parameters.values():
+    # String annotations (``from __future__ import annotations``) are resolved in the factory's own
+    # module, so that the schema is complete when it is made, not when a recipe first uses it.
+    for param in inspect.signature(factory, eval_str=True).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = Any if param.annotation is param.empty else param.annotation
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (annotation, default)
     model_name = "".join(part.capitalize() for part in name.replace(".", "_").split("_"))
-    return create_model(f"{model_name}Config", __base__=StrictModel, **fields)
+    schema = create_model(f"{model_name}Config", __base__=StrictModel, **fields)
+    if not schema.__pydantic_complete__:
+        raise TypeError(f"the annotations of {getattr(factory, '__qualname__', name)} cannot be resolved")
+    return schema
 
 
 def format_loc(loc: tuple[Any, ...], prefix: str = "") -> str:
