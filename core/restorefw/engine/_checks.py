@@ -14,13 +14,15 @@ from restorefw._builder import part_checkpoints
 from restorefw._errors import ConfigError, RecipeError, RestorefwError
 from restorefw._recipe import as_recipe
 from restorefw._registry import Registry
+from restorefw.engine._probe import probe_recipe
 from restorefw.models import describe
 
 __all__ = ["check_recipe"]
 
 
 def check_recipe(resolved: Mapping[str, Any], registry: Registry) -> None:
-    """Build the recipe's model on the meta device and check what depends on it.
+    """Build the recipe's model on the meta device and check what depends on it, then probe every
+    component's contract (:func:`~restorefw.engine._probe.probe_recipe`).
 
     Raises:
         RecipeError: every problem found, each with its TOML path.
@@ -54,5 +56,6 @@ def check_recipe(resolved: Mapping[str, Any], registry: Registry) -> None:
     exact = plan.eval.tile_mode == "exact" or (plan.eval.tile_mode == "auto" and info.exact_tiling)
     if tile is not None and not exact and not plan.eval.tile_overlap < tile:
         problems.append(("eval.tile_overlap", f"must be smaller than eval.tile ({tile}), got {plan.eval.tile_overlap}"))
+    problems += probe_recipe(plan, registry)
     if problems:
         raise RecipeError(problems)
