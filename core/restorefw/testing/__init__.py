@@ -48,9 +48,11 @@ from restorefw.testing._fakes import FakeDegradation, FakeKernel, FakeLoss, Fake
 from restorefw.testing._managers import plugin_manager, registry_with
 from restorefw.testing._model_checks import check_model
 from restorefw.testing._op_checks import check_op, op_registry_with
+from restorefw.testing._part_checks import check_dataset, check_head_tail
 from restorefw.testing._recipes import tiny_recipe
 from restorefw.testing._score_checks import check_loss, check_metric
 from restorefw.testing._spies import OpSpy
+from restorefw.testing._strategy_checks import check_strategy
 from restorefw.testing._tf1_bundle import write_tf1_checkpoint
 
 __all__ = [
@@ -63,12 +65,15 @@ __all__ = [
     "FakePlugin",
     "OpSpy",
     "available_devices",
+    "check_dataset",
     "check_degradation",
+    "check_head_tail",
     "check_kernel",
     "check_loss",
     "check_metric",
     "check_model",
     "check_op",
+    "check_strategy",
     "check_task",
     "op_registry_with",
     "plugin_manager",
