@@ -37,7 +37,11 @@ clashes with a check option (``stochastic``, ``in_range``, ``input_shape``,
 when it is available (``devices=["cpu"]`` to opt out).
 
 Kernel plugins check each override of an op against the op's reference with
-``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``.
+``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``. Strategies run as
+the engine runs them, on a small fake model unless ``model_spec=`` names one:
+``check_strategy(registry, "warmup_freeze", warmup_steps=1)``; heads and tails are checked alone and
+against each other: ``check_head_tail(registry, "my.head", partner="my.tail")``; datasets with
+``check_dataset``.
 """
 
 from __future__ import annotations
