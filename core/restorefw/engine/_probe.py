@@ -42,8 +42,8 @@ def probe_recipe(plan: Recipe, registry: Registry) -> Problems:
     metric on a (prediction, target) pair, each stage's strategy, loss, optimizer and scheduler.
     The global RNGs are left as they were.
     """
+    # Components may draw from the global RNG while they are built; the run must not notice.
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
         return _Probe(plan, registry).run()
 
 
@@ -51,6 +51,7 @@ class _Probe:
     def __init__(self, plan: Recipe, registry: Registry) -> None:
         self.plan, self.registry = plan, registry
         self.problems: Problems = []
+        self.generator = torch.Generator().manual_seed(0)
 
     def run(self) -> Problems:
         with torch.device("meta"):
@@ -74,7 +75,8 @@ class _Probe:
             # logits and masks, which an image task's batch cannot stand in for.
             if batch is not None and getattr(strategy, "uses_loss", True) and out_channels == batch[1].shape[1]:
                 self._loss(i, batch[1])
-        self._metrics(evaluated[1] if evaluated is not None else torch.rand(2, info.in_channels, 32, 32))
+        self._metrics(evaluated[1] if evaluated is not None else torch.rand(2, info.in_channels, 32, 32,
+                                                                            generator=self.generator))
         return list(dict.fromkeys(self.problems))
 
     def _strategy(self, i: int) -> Any:
@@ -103,7 +105,7 @@ class _Probe:
             return None
         unit = task.scale * multiple
         side = max(unit, min(patch, _MAX_SIDE) // unit * unit)
-        hr = torch.rand(2, channels, side, side)
+        hr = torch.rand(2, channels, side, side, generator=self.generator)
         if not degrade:
             return hr, hr
         try:
@@ -151,8 +153,12 @@ class _Probe:
             return None
         return int(out.shape[1])
 
+    def _noisy(self, target: Tensor) -> Tensor:
+        """A prediction near ``target``: what a metric or a loss compares with it."""
+        return (target + 0.05 * torch.randn(target.shape, generator=self.generator)).clamp(0, 1)
+
     def _metrics(self, target: Tensor) -> None:
-        pred = (target + 0.05 * torch.randn(target.shape)).clamp(0, 1)
+        pred = self._noisy(target)
         for j, spec in enumerate(self.plan.eval.metrics):
             try:
                 build_blamed(self.registry, "metric", spec)(pred, target)
@@ -161,7 +167,7 @@ class _Probe:
 
     def _loss(self, i: int, target: Tensor) -> None:
         stage = self.plan.stages[i]
-        pred = (target + 0.05 * torch.randn(target.shape)).clamp(0, 1)
+        pred = self._noisy(target)
         try:
             with torch.no_grad():
                 build_blamed(self.registry, "loss", stage.loss)(pred, target)
