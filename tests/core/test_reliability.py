@@ -177,3 +177,20 @@ def test_sigusr1_saves_and_sigterm_stops_with_a_resumable_checkpoint(tmp_path):
     ref = load_file(str(tmp_path / "ref/checkpoints/last.safetensors"))
     got = load_file(str(cut / "checkpoints/last.safetensors"))
     assert all(torch.equal(ref[k], got[k]) for k in ref)
+
+
+@pytest.mark.slow
+def test_a_second_process_on_the_same_folder_is_refused_naming_the_first(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(SIGNALLED.replace("steps = 150", "steps = 100000"))
+    out = tmp_path / "run"
+    first = _run("run", str(recipe), "--out", str(out), "--quiet")
+    metrics = out / "metrics.jsonl"
+    _wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, first, "it logged 2 steps")
+    for flag in ("--auto-resume", "--overwrite"):
+        second = _run("run", str(recipe), "--out", str(out), "--quiet", flag)
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 2 and f"in use by another restorefw process (PID {first.pid})" in err, err
+    assert first.poll() is None and (out / "metrics.jsonl").is_file()
+    os.kill(first.pid, signal.SIGTERM)
+    assert first.wait(timeout=120) == 143
