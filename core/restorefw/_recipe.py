@@ -23,7 +23,9 @@ __all__ = ["Recipe", "apply_overrides", "as_recipe", "dump_recipe", "load_recipe
 
 
 class RunSection(StrictModel):
-    name: str = "run"
+    # The name becomes a folder under the output root: one path component, no way out of the root.
+    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100,
+                      description="run name: letters, digits, '_', '.', '-' (the default folder is runs/<name>-<time>)")
     seed: int = 0
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
@@ -32,6 +34,8 @@ class RunSection(StrictModel):
     compile: bool = False
     threads: int | None = Field(None, gt=0)
     keep_last_n: int | None = Field(None, ge=1, description="intermediate checkpoints kept per stage")
+    autosave_minutes: float = Field(10.0, ge=0, description="save a resumable checkpoint at least this often "
+                                    "(wall-clock minutes; 0 = only save_every, stage ends and signals)")
     ops: str | None = Field(None, description="compute-kernel choice: 'auto', 'reference' or op=implementation "
                             "pins (RESTOREFW_OPS syntax); unset = RESTOREFW_OPS")
 

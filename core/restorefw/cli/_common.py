@@ -41,7 +41,7 @@ def _report(exc: RestorefwError, ctx: click.Context | None) -> None:
 
     if isinstance(exc, RunInterrupted):
         click.echo(str(exc), err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(exc.exit_code)
     fail(exc, _debugging(ctx))
 
 

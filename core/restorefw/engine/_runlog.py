@@ -11,9 +11,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from restorefw._errors import RunError
 from restorefw.weights import atomic_write
 
-__all__ = ["MetricsLog", "plot_metrics", "save_sample"]
+__all__ = ["MetricsLog", "plot_metrics", "safe_name", "save_sample"]
 
 
 class MetricsLog:
@@ -23,12 +24,19 @@ class MetricsLog:
         self.path = Path(path)
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record (``stage``, ``step`` and values)."""
+        """Append one record (``stage``, ``step`` and values).
+
+        Raises:
+            RunError: the file cannot be written (disk full, permissions); names the file.
+        """
         line = json.dumps(record, allow_nan=True) + "\n"
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise RunError(f"cannot write '{self.path}': {exc.strerror or exc}") from exc
 
     def read(self) -> list[dict[str, Any]]:
         """All complete records (a torn last line from a crash is ignored)."""
@@ -59,7 +67,10 @@ def plot_metrics(records: list[dict[str, Any]], out_dir: str | Path) -> list[Pat
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create '{out_dir}': {exc.strerror or exc}") from exc
     series: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         x = record.get("global_step", record.get("step", 0))
@@ -81,10 +92,20 @@ def plot_metrics(records: list[dict[str, Any]], out_dir: str | Path) -> list[Pat
         ax.legend()
         fig.tight_layout()
         path = out_dir / f"{key.replace('/', '_')}.png"
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
+        try:
+            fig.savefig(path, dpi=80)
+        except OSError as exc:
+            raise RunError(f"cannot write '{path}': {exc.strerror or exc}") from exc
+        finally:
+            plt.close(fig)
         written.append(path)
     return written
+
+
+def safe_name(name: str) -> str:
+    """``name`` as one file-name component: separators and leading dots cannot leave the folder."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".")
+    return cleaned or "_"
 
 
 def save_sample(path: str | Path, degraded: Tensor, restored: Tensor, target: Tensor) -> None:

@@ -21,10 +21,11 @@ from restorefw._registry import Registry
 from restorefw.engine._batches import BatchMaker, Prefetcher
 from restorefw.engine._blame import build_blamed
 from restorefw.engine._device import resolve_device, resolve_precision
-from restorefw.engine._distributed import init_distributed, reduce_mean, shutdown
+from restorefw.engine._distributed import any_rank, init_distributed, reduce_mean, shutdown
 from restorefw.engine._evaluate import evaluate, make_eval_pairs
 from restorefw.engine._progress import Progress
-from restorefw.engine._runlog import MetricsLog, plot_metrics, save_sample
+from restorefw.engine._runlog import MetricsLog, plot_metrics, safe_name, save_sample
+from restorefw.engine._signals import EXIT_CODES, SignalRequests
 from restorefw.engine._strategy import StepContext, Strategy
 from restorefw.ops import use
 from restorefw.weights import atomic_write, load_into, load_state, read_state_dict, save_state, save_weights
@@ -35,7 +36,15 @@ STATE_FILE = "checkpoints/last.state.pt"
 
 
 class RunInterrupted(RunError):
-    """Ctrl-C during training; a resumable checkpoint was written."""
+    """Training stopped by Ctrl-C or SIGTERM after writing a resumable checkpoint.
+
+    Attributes:
+        exit_code: the conventional status for the signal (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _reinit(module: nn.Module) -> None:
@@ -111,6 +120,8 @@ class Runner:
         self.log = MetricsLog(self.out / "metrics.jsonl")
         self.summary: dict[str, Any] = {"stages": {}}
         self.global_step = 0
+        self.signals = SignalRequests()
+        self._last_save = time.monotonic()
 
     def checkpoint_metadata(self, stage: str, step: int) -> dict[str, Any]:
         """Metadata stored in every weights file: enough to rebuild the model."""
@@ -128,15 +139,21 @@ class Runner:
         first_stage, first_step, state = self._load_resume_state() if resume else (0, 0, None)
         if not resume and self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            text = dump_recipe(self.plan.model_dump(mode="python"))
+            env = self._environment()
+            # Comments only: re-running the file reproduces the recipe; these say where it ran.
+            header = (f"# restorefw {env['versions']['restorefw']}, torch {env['versions']['torch']}, "
+                      f"python {env['versions']['python']}\n# device {env['device']}, precision {env['precision']}, "
+                      f"threads {env['threads']}, world size {env['world_size']}\n")
+            text = header + dump_recipe(self.plan.model_dump(mode="python"))
             atomic_write(self.out / "recipe.resolved.toml", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         pairs = []
         if self.val_data is not None and self.dist.is_main:
             pairs = make_eval_pairs(self.val_data, self.task, self.plan.run.seed, self.plan.data.val_max_size)
         try:
-            for index in range(first_stage, len(self.plan.stages)):
-                self._run_stage(index, pairs, first_step if index == first_stage else 0,
-                                state if index == first_stage else None)
+            with self.signals.installed():
+                for index in range(first_stage, len(self.plan.stages)):
+                    self._run_stage(index, pairs, first_step if index == first_stage else 0,
+                                    state if index == first_stage else None)
         finally:
             shutdown(self.dist)
         if self.dist.is_main:
@@ -148,7 +165,7 @@ class Runner:
 
     def _environment(self) -> dict[str, Any]:
         return {"name": self.plan.run.name, "device": str(self.device), "precision": self.precision,
-                "world_size": self.dist.world_size,
+                "world_size": self.dist.world_size, "threads": torch.get_num_threads(),
                 "versions": {"restorefw": _version(), "torch": torch.__version__, "python": platform.python_version()}}
 
     def _load_resume_state(self) -> tuple[int, int, dict[str, Any] | None]:
@@ -215,7 +232,7 @@ class Runner:
         prefetch = self.plan.data.prefetch
         prefetch = self.device.type == "cuda" if prefetch is None else prefetch
         try:
-            with self.progress.stage(stage.name, stage.steps, start_step) as advance, \
+            with self.progress.stage(stage.name, stage.steps, start_step, stage.log_every) as advance, \
                     Prefetcher.running(self.batches, self.device, strategy.uses_degradation) if prefetch \
                     else nullcontext() as prefetcher:
                 while step < stage.steps:
@@ -230,27 +247,59 @@ class Runner:
                     step += 1
                     self.global_step += 1
                     losses.append(logs["loss"])
-                    advance(logs["loss"])
+                    advance(logs["loss"], batch.lq.shape[0] * stage.accumulate * self.dist.world_size)
                     if step % stage.log_every == 0 or step == stage.steps:
                         logs = reduce_mean({**logs, "lr": ctx.optimizer.param_groups[0]["lr"]}, self.dist, self.device)
                         self._log(stage.name, step, logs)
                     if pairs and (step % eval_every == 0 or step == stage.steps):
-                        self._evaluate(stage.name, step, pairs, final=step == stage.steps)
-                    if stage.save_every and step % stage.save_every == 0 and step < stage.steps:
-                        self._save(index, step, ctx, complete=False)
+                        self._saving_on_failure(index, step, ctx, "evaluation", lambda step=step: self._evaluate(
+                            stage.name, step, pairs, final=step == stage.steps))
+                    self._checkpoint_if_due(index, step, ctx)
         except KeyboardInterrupt:
             self._save(index, step, ctx, complete=False)
             raise RunInterrupted(f"interrupted in stage '{stage.name}' at step {step}; "
                                  f"continue with: restorefw run --resume {self.out}") from None
         record = self.summary["stages"].setdefault(stage.name, {})
         if pairs:
-            extra = strategy.evaluate_extra(self.model, pairs, self.metrics, ctx)
+            extra = self._saving_on_failure(index, step, ctx, "the strategy's evaluation",
+                                            lambda: strategy.evaluate_extra(self.model, pairs, self.metrics, ctx))
             if extra:
                 record["strategy_eval"] = extra
         recent = losses[-10:]
         record.update(steps=stage.steps, time_s=time.perf_counter() - stage_start,
                       final_loss=sum(recent) / len(recent) if recent else None, skipped_steps=ctx.skipped_steps)
         self._save(index, stage.steps, ctx, complete=True)
+
+    def _checkpoint_if_due(self, index: int, step: int, ctx: StepContext) -> None:
+        """Save at ``save_every``, on the autosave clock and on SIGUSR1; save and stop on SIGINT/SIGTERM."""
+        stage = self.plan.stages[index]
+        if step >= stage.steps:
+            return  # the stage's final checkpoint follows
+        stop = any_rank(self.signals.stop is not None, self.dist, self.device)
+        autosave = self.plan.run.autosave_minutes * 60
+        if stop or self.signals.save or (stage.save_every and step % stage.save_every == 0) or \
+                (autosave and time.monotonic() - self._last_save >= autosave):
+            self._save(index, step, ctx, complete=False)
+            self.signals.save = False
+        if stop:
+            received = self.signals.stop
+            name = received.name if received is not None else "another rank's signal"
+            raise RunInterrupted(f"stopped by {name} in stage '{stage.name}' at step {step}; a resumable checkpoint "
+                                 f"is saved: continue with restorefw run --resume {self.out}",
+                                 EXIT_CODES.get(received, 143) if received is not None else 143)
+
+    def _saving_on_failure(self, index: int, step: int, ctx: StepContext, what: str, work: Callable[[], Any]) -> Any:
+        """Run ``work``; if it fails, save the trained weights first, then report the failure."""
+        try:
+            return work()
+        except (KeyboardInterrupt, RunInterrupted):
+            raise
+        except Exception as exc:
+            self._save(index, step, ctx, complete=False)
+            stage = self.plan.stages[index].name
+            raise RunError(f"{what} failed in stage '{stage}' at step {step}: {exc}; the trained weights are saved "
+                           f"({self.out / 'checkpoints' / f'{stage}-{step}.safetensors'}); fix the cause and "
+                           f"continue with restorefw run --resume {self.out}") from exc
 
     def _log(self, stage: str, step: int, values: dict[str, Any]) -> None:
         if self.dist.is_main:
@@ -270,7 +319,8 @@ class Runner:
             per_image=records,
         )
         for pair, restored in list(zip(pairs, outputs, strict=True))[: ev.samples]:
-            save_sample(self.out / "samples" / f"{stage}_{pair.name}.png", pair.baseline, restored, pair.target)
+            save_sample(self.out / "samples" / f"{stage}_{safe_name(pair.name)}.png", pair.baseline, restored,
+                        pair.target)
 
     def _save(self, index: int, step: int, ctx: StepContext, complete: bool) -> None:
         if not self.dist.is_main:
@@ -287,6 +337,7 @@ class Runner:
         })
         save_weights(ckpt / "last.safetensors", weights, meta)
         self._prune(name, step)
+        self._last_save = time.monotonic()
 
     def _prune(self, stage: str, newest: int) -> None:
         """Keep the newest ``keep_last_n`` intermediate checkpoints of a stage (stage-final ones always stay)."""
