@@ -18,7 +18,8 @@ from restorefw import _builtins, hookspecs
 from restorefw._errors import PluginError, RegistryError
 from restorefw._hookcheck import definition
 from restorefw._plugins import API_VERSION, PluginFailure, PluginInfo, PluginManager, StrictFailure, where
-from restorefw._registry import PARTS, Entry, Registry, checked_schema
+from restorefw._registry import PARTS, Entry, Registry
+from restorefw._schema import checked_schema
 
 if TYPE_CHECKING:
     from restorefw.ops import OpRegistry

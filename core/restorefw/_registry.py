@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import functools
-import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from restorefw._errors import ConfigError, RecipeError, RegistryError
-from restorefw._schema import component_fields, schema_from_signature, validation_problems
+from restorefw._schema import checked_schema, component_fields, validation_problems
 
 if TYPE_CHECKING:
     from restorefw.weights import Importer
 
-__all__ = ["KINDS", "PARTS", "Entry", "OnBuilt", "Registry", "checked_schema"]
+__all__ = ["KINDS", "PARTS", "Entry", "OnBuilt", "Registry"]
 
 KINDS: tuple[str, ...] = (
     "dataset",
@@ -90,40 +88,6 @@ class Entry:
     def json_schema(self) -> dict[str, Any]:
         """JSON Schema of the component's parameters."""
         return self.schema.model_json_schema()
-
-
-def checked_schema(kind: str, name: str, factory: Any, schema: Any = None) -> type[BaseModel]:
-    """The config schema of a component about to be registered, after checking that it can be built.
-
-    Returns ``schema``, or one derived from the factory's keyword parameters when it is ``None``.
-
-    Raises:
-        RegistryError: in one line, when the factory is not callable, is an instance rather than a
-            class or function (it would be called with the recipe's parameters), or has no schema
-            that can validate its parameters.
-    """
-    label = f"{kind} '{name}'"
-    if not callable(factory):
-        raise RegistryError(f"factory of {label} is not callable: got {_describe(factory)}; register a class or "
-                            "a function that returns the component")
-    if not (inspect.isclass(factory) or inspect.isroutine(factory) or isinstance(factory, functools.partial)):
-        cls = type(factory).__name__
-        raise RegistryError(f"factory of {label} is an instance of {cls}, not a class or function: register "
-                            f"{cls} itself, which the registry calls with the recipe's parameters")
-    if schema is not None:
-        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-            raise RegistryError(f"schema of {label} must be a pydantic model class (a restorefw.StrictModel "
-                                f"subclass), got {_describe(schema)}")
-        return schema
-    try:
-        return schema_from_signature(factory, name)
-    except Exception as exc:
-        raise RegistryError(f"{label} has no schema and none can be derived from its factory's parameters "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0]}); pass schema=YourConfig") from None
-
-
-def _describe(value: Any) -> str:
-    return f"the class {value.__name__}" if isinstance(value, type) else f"an instance of {type(value).__name__}"
 
 
 def _split_spec(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
