@@ -21,7 +21,7 @@ from restorefw._registry import Registry
 from restorefw._task import Task
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
-__all__ = ["Built", "blame", "build_blamed", "build_traced", "label"]
+__all__ = ["Traced", "blame", "build_blamed", "build_traced", "label"]
 
 # Not the plugin's fault, and not worth hiding behind a plugin's name.
 _PASS = (RestorefwError, torch.OutOfMemoryError, MemoryError)
@@ -63,7 +63,7 @@ def blame(who: str, action: str) -> Iterator[None]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Built:
+class Traced:
     """A component built from a spec, with every nested component it contains.
 
     Attributes:
@@ -80,8 +80,8 @@ class Built:
         return self.parts.get(id(obj), default)
 
 
-def build_traced(registry: Registry, kind: str, spec: Any) -> Built:
-    """Build a component, remembering the label of every nested component (see :class:`Built`)."""
+def build_traced(registry: Registry, kind: str, spec: Any) -> Traced:
+    """Build a component, remembering the label of every nested component (see :class:`Traced`)."""
     parts: dict[int, str] = {}
 
     def record(part_kind: str, resolved: dict[str, Any], obj: Any) -> None:
@@ -89,7 +89,7 @@ def build_traced(registry: Registry, kind: str, spec: Any) -> Built:
 
     with blame(label(registry, kind, spec), "its factory"):
         component = registry.build(kind, dict(spec) if isinstance(spec, Mapping) else {"type": spec}, record)
-    return Built(component, parts)
+    return Traced(component, parts)
 
 
 def build_blamed(registry: Registry, kind: str, spec: Any) -> Any:

@@ -20,7 +20,7 @@ from restorefw._errors import RestorefwError
 from restorefw._recipe import Recipe
 from restorefw._registry import Registry
 from restorefw._task import Task
-from restorefw.engine._blame import Built, blame, build_blamed, build_traced, first_line, label
+from restorefw.engine._blame import Traced, blame, build_blamed, build_traced, first_line, label
 from restorefw.models import describe
 
 __all__ = ["probe_recipe"]
@@ -126,7 +126,7 @@ class _Probe:
             return None
         return lq, target
 
-    def _forward(self, model: Built, lq: Tensor, scale: int) -> int | None:
+    def _forward(self, model: Traced, lq: Tensor, scale: int) -> int | None:
         """The model's forward on the meta device (on the CPU when it computes something data-dependent
         and is small), with each nested part watched so that a failing head or tail is named.
 
@@ -199,7 +199,7 @@ class _Probe:
         return made
 
 
-def _watched(model: Built, x: Tensor, who: str) -> tuple[Any, str | None, Exception | None]:
+def _watched(model: Traced, x: Tensor, who: str) -> tuple[Any, str | None, Exception | None]:
     """``model(x)`` under ``no_grad`` in eval mode: ``(output, None, None)``, or on failure
     ``(None, problem, exception)`` naming the innermost nested part that was running, or else the
     last one that finished (a head whose features the body could not take)."""
