@@ -21,7 +21,7 @@ from restorefw._registry import Registry
 from restorefw._task import Task
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
-__all__ = ["Traced", "blame", "build_blamed", "build_traced", "label"]
+__all__ = ["Traced", "blame", "build_blamed", "build_traced", "first_line", "label"]
 
 # Not the plugin's fault, and not worth hiding behind a plugin's name.
 _PASS = (RestorefwError, torch.OutOfMemoryError, MemoryError)
