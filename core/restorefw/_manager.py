@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from restorefw import _builtins, hookspecs
-from restorefw._errors import PluginError, RegistryError
+from restorefw._catalog import WeightsEntry
+from restorefw._errors import ConfigError, PluginError, RegistryError
 from restorefw._registry import PARTS, Entry, Registry
 from restorefw._schema import schema_from_signature
 
@@ -171,7 +172,37 @@ def build_registry(pm: PluginManager) -> Registry:
                 pm.fail(info.name, info.distribution, info.version, f"{hook_name}: {exc}")
             except Exception as exc:
                 pm.fail(info.name, info.distribution, info.version, f"{hook_name} raised {type(exc).__name__}: {exc}")
+    _collect_weights(pm, registry)
     return registry
+
+
+def _collect_weights(pm: PluginManager, registry: Registry) -> None:
+    """Every plugin's ``register_weights`` into ``registry.weights``, after all models are registered."""
+    for impl in pm.hook.register_weights.get_hookimpls():
+        info = pm.info.get(impl.plugin_name)
+        if info is None:
+            continue
+        try:
+            impl.function(register=_make_register_weights(registry, info))
+        except (RegistryError, PluginError, ConfigError) as exc:
+            pm.fail(info.name, info.distribution, info.version, f"register_weights: {exc}")
+        except Exception as exc:
+            pm.fail(info.name, info.distribution, info.version, f"register_weights raised {type(exc).__name__}: {exc}")
+
+
+def _make_register_weights(registry: Registry, info: PluginInfo) -> hookspecs.RegisterWeights:
+    def register(entry: WeightsEntry) -> None:
+        if not isinstance(entry, WeightsEntry):
+            raise PluginError(f"register_weights takes a restorefw.weights.WeightsEntry, got {type(entry).__name__}")
+        try:
+            registry.resolve("model", entry.model_spec)
+        except ConfigError as exc:
+            problems = str(exc).replace("\n", "; ")
+            raise PluginError(f"weights '{entry.name}' do not fit model '{entry.model}': {problems}") from None
+        registry.weights.add(entry.model_copy(update={"plugin": info.name}))
+        info.registered.setdefault("weights", []).append(entry.name)
+
+    return register
 
 
 def build_op_registry(pm: PluginManager) -> OpRegistry:
