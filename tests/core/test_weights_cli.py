@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,8 +13,6 @@ from safetensors import safe_open
 
 import restorefw
 from restorefw import Registry, hookimpl
-from restorefw.cli import cli
-from restorefw.cli._common import run_cli
 from restorefw.hookspecs import RegisterWeights
 from restorefw.testing import write_tf1_checkpoint
 from restorefw.weights import WeightsEntry, read_metadata, read_state_dict, save_weights, sha256_file
@@ -25,23 +22,6 @@ TINY = {"dim": 8, "num_blocks": [1, 1, 1, 1], "heads": [1, 1, 2, 2], "num_refine
 
 
 Run = Callable[..., tuple[int, str]]
-
-
-@pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """``restorefw ARGS...`` in this process, as the console script runs it: (exit status, stdout + stderr)."""
-
-    def invoke(*args: object) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["restorefw", *map(str, args)])
-        try:
-            run_cli(cli)
-            status = 0
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return status, captured.out + captured.err
-
-    return invoke
 
 
 @pytest.fixture
@@ -76,48 +56,48 @@ def catalog(official: tuple[Path, torch.nn.Module], monkeypatch: pytest.MonkeyPa
     yield registry
 
 
-def test_listing_names_source_licence_and_hash_state(run: Run) -> None:
-    rows = {row["name"]: row for row in json.loads(run("weights", "--json")[1])}
+def test_listing_names_source_licence_and_hash_state(cli_run: Run) -> None:
+    rows = {row["name"]: row for row in json.loads(cli_run("weights", "--json")[1])}
     for name in ("restormer/deraining", "ipt/sr_x2", "mzsr/pretrained"):
         assert rows[name]["source"].startswith("https://") and rows[name]["license"] and rows[name]["files"]
     assert rows["mzsr/direct_x4"]["model_spec"] == {"type": "mzsr", "scale": 4}
-    lines = {line.split()[0]: line for line in run("weights")[1].splitlines()[1:]}
+    lines = {line.split()[0]: line for line in cli_run("weights")[1].splitlines()[1:]}
     assert "2 of 2 files" in lines["mzsr/pretrained"] and "https://github.com/JWSoh/MZSR" in lines["mzsr/pretrained"]
     assert "unknown" in lines["restormer/deraining"] and "Academic Public License" in lines["restormer/deraining"]
     assert "derain_restormer" in lines["restormer/deraining"]
     assert sorted(lines) == sorted(rows)
 
 
-def test_show_gives_spec_files_and_reported_numbers(run: Run) -> None:
-    status, output = run("weights", "show", "restormer/gaussian_gray_denoising_sigma25")
+def test_show_gives_spec_files_and_reported_numbers(cli_run: Run) -> None:
+    status, output = cli_run("weights", "show", "restormer/gaussian_gray_denoising_sigma25")
     assert status == 0, output
     assert '"inp_channels": 1' in output and "gaussian_gray_denoising_sigma25.pth  sha256 unknown" in output
-    assert "Set5: psnr 38.37" in run("weights", "show", "ipt/sr_x2")[1]
-    assert json.loads(run("weights", "show", "ipt/pretrain", "--json")[1])["spec"]["num_queries"] == 6
+    assert "Set5: psnr 38.37" in cli_run("weights", "show", "ipt/sr_x2")[1]
+    assert json.loads(cli_run("weights", "show", "ipt/pretrain", "--json")[1])["spec"]["num_queries"] == 6
 
 
-def test_verify(run: Run, official: tuple[Path, torch.nn.Module], catalog: Registry) -> None:
+def test_verify(cli_run: Run, official: tuple[Path, torch.nn.Module], catalog: Registry) -> None:
     path = official[0]
-    status, output = run("weights", "verify", "tiny/hashed", path)
+    status, output = cli_run("weights", "verify", "tiny/hashed", path)
     assert status == 0 and "matches the published tiny.pth" in output
-    status, output = run("weights", "verify", "tiny/unhashed", path.parent)
+    status, output = cli_run("weights", "verify", "tiny/unhashed", path.parent)
     assert status == 0 and "the catalog has no hash for tiny.pth: not verified" in output
     expected = sha256_file(path)
     path.write_bytes(path.read_bytes()[:-1] + b"!")
-    status, output = run("weights", "verify", "tiny/hashed", path)
+    status, output = cli_run("weights", "verify", "tiny/hashed", path)
     assert status == 2
     assert f"SHA-256 differs from the published tiny.pth of 'tiny/hashed': expected {expected}, got " in output
-    status, output = run("weights", "verify", "tiny/hashed", path.parent / "elsewhere.pth")
+    status, output = cli_run("weights", "verify", "tiny/hashed", path.parent / "elsewhere.pth")
     assert status == 2 and "published by its authors at https://example.org/tiny" in output
-    status, output = run("weights", "verify", "tiny/hashd", path)
+    status, output = cli_run("weights", "verify", "tiny/hashd", path)
     assert status == 2 and "did you mean 'tiny/hashed'" in output
 
 
-def test_convert_with_a_catalog_name(run: Run, official: tuple[Path, torch.nn.Module], catalog: Registry,
+def test_convert_with_a_catalog_name(cli_run: Run, official: tuple[Path, torch.nn.Module], catalog: Registry,
                                      tmp_path: Path) -> None:
     path, model = official
     dst = tmp_path / "tiny.safetensors"
-    status, output = run("convert", "--weights", "tiny/hashed", path, dst)
+    status, output = cli_run("convert", "--weights", "tiny/hashed", path, dst)
     assert status == 0, output
     assert "tiny/hashed: SHA-256 verified; licence: CC0" in output
     meta = read_metadata(dst)
@@ -126,50 +106,50 @@ def test_convert_with_a_catalog_name(run: Run, official: tuple[Path, torch.nn.Mo
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(loaded.eval()(x), model(x))
-    status, output = run("convert", "--weights", "tiny/unhashed", path.parent, tmp_path / "u.safetensors")
+    status, output = cli_run("convert", "--weights", "tiny/unhashed", path.parent, tmp_path / "u.safetensors")
     assert status == 0 and "not verified (the catalog has no SHA-256 for it)" in output
 
 
-def test_convert_refuses_a_file_that_is_not_the_published_one(run: Run, official: tuple[Path, torch.nn.Module],
+def test_convert_refuses_a_file_that_is_not_the_published_one(cli_run: Run, official: tuple[Path, torch.nn.Module],
                                                               catalog: Registry, tmp_path: Path) -> None:
     path, model = official
     state = {k: v.clone() for k, v in model.state_dict().items()}
     state["output.weight"][0, 0, 0, 0] += 1
     torch.save({"params": state}, path)
     dst = tmp_path / "tiny.safetensors"
-    status, output = run("convert", "--weights", "tiny/hashed", path, dst)
+    status, output = cli_run("convert", "--weights", "tiny/hashed", path, dst)
     assert status == 2 and "SHA-256 differs from the published tiny.pth" in output
     assert not dst.exists()
-    status, output = run("convert", "--weights", "tiny/hashed", "--no-verify", path, dst)
+    status, output = cli_run("convert", "--weights", "tiny/hashed", "--no-verify", path, dst)
     assert status == 0 and "SHA-256 not checked; licence: CC0" in output
-    status, output = run("convert", "--weights", "tiny/hashed", tmp_path / "nowhere.pth", dst)
+    status, output = cli_run("convert", "--weights", "tiny/hashed", tmp_path / "nowhere.pth", dst)
     assert status == 2 and "published by its authors at https://example.org/tiny" in output
-    status, output = run("convert", "--weights", "tiny/hashed", "--arch", "restormer", path, dst)
+    status, output = cli_run("convert", "--weights", "tiny/hashed", "--arch", "restormer", path, dst)
     assert status == 2 and "leave out --arch" in output
 
 
-def test_catalog_spec_wins_over_what_the_keys_say(run: Run, tmp_path: Path) -> None:
+def test_catalog_spec_wins_over_what_the_keys_say(cli_run: Run, tmp_path: Path) -> None:
     # The weights cannot tell MZSR's scale: inference says 2, the catalog's Directx4 says 4.
     model = restorefw.create("model", "mzsr", channels=8, layers=3)
     index = write_tf1_checkpoint(tmp_path / "Directx4", to_official(model.state_dict()))
-    assert run("convert", index, tmp_path / "inferred.safetensors")[0] == 0
+    assert cli_run("convert", index, tmp_path / "inferred.safetensors")[0] == 0
     assert read_metadata(tmp_path / "inferred.safetensors")["model"]["scale"] == 2
-    status, output = run("convert", "--weights", "mzsr/direct_x4", index, tmp_path / "x4.safetensors")
+    status, output = cli_run("convert", "--weights", "mzsr/direct_x4", index, tmp_path / "x4.safetensors")
     assert status == 2 and "does not fit MZSRNet" in output  # the catalog's 64 channels, not 8
     full = restorefw.create("model", "mzsr")
     write_tf1_checkpoint(tmp_path / "full" / "Directx4", to_official(full.state_dict()))
-    status, output = run("convert", "--weights", "mzsr/direct_x4", tmp_path / "full", tmp_path / "x4.safetensors")
+    status, output = cli_run("convert", "--weights", "mzsr/direct_x4", tmp_path / "full", tmp_path / "x4.safetensors")
     assert status == 0, output
     assert "not verified" in output and "licence: not stated by the authors" in output
     assert read_metadata(tmp_path / "x4.safetensors")["model"]["scale"] == 4
 
 
-def test_export_writes_the_official_names_and_nothing_else(run: Run, official: tuple[Path, torch.nn.Module],
+def test_export_writes_the_official_names_and_nothing_else(cli_run: Run, official: tuple[Path, torch.nn.Module],
                                                            tmp_path: Path) -> None:
     path, model = official
     converted, exported = tmp_path / "ours.safetensors", tmp_path / "official.safetensors"
-    assert run("convert", path, converted)[0] == 0
-    status, output = run("export", converted, exported)
+    assert cli_run("convert", path, converted)[0] == 0
+    status, output = cli_run("export", converted, exported)
     assert status == 0 and f"restormer, {len(model.state_dict())} tensors with the official names" in \
         output
     with safe_open(str(exported), framework="pt") as handle:
@@ -180,31 +160,31 @@ def test_export_writes_the_official_names_and_nothing_else(run: Run, official: t
     folder = tmp_path / "run"
     (folder / "checkpoints").mkdir(parents=True)
     (folder / "checkpoints" / "last.safetensors").write_bytes(converted.read_bytes())
-    assert run("export", folder, tmp_path / "from_run.safetensors")[0] == 0
-    status, output = run("export", tmp_path, tmp_path / "x.safetensors")
+    assert cli_run("export", folder, tmp_path / "from_run.safetensors")[0] == 0
+    status, output = cli_run("export", tmp_path, tmp_path / "x.safetensors")
     assert status == 2 and "is not a run folder" in output
 
 
-def test_export_maps_mzsr_back_to_the_authors_variables(run: Run, tmp_path: Path) -> None:
+def test_export_maps_mzsr_back_to_the_authors_variables(cli_run: Run, tmp_path: Path) -> None:
     model = restorefw.create("model", "mzsr", channels=8, layers=3)
     save_weights(tmp_path / "mzsr.safetensors", model.state_dict(), {"model": {"type": "mzsr", "scale": 2,
                                                                              "in_channels": 3, "channels": 8,
                                                                              "layers": 3}})
-    assert run("export", tmp_path / "mzsr.safetensors", tmp_path / "tf.safetensors")[0] == 0
+    assert cli_run("export", tmp_path / "mzsr.safetensors", tmp_path / "tf.safetensors")[0] == 0
     state = read_state_dict(tmp_path / "tf.safetensors")
     assert sorted(state) == sorted(f"MODEL/conv{i}/{kind}" for i in (1, 2, 3) for kind in ("kernel", "bias"))
     assert all(torch.equal(from_official(state)[k], v) for k, v in model.state_dict().items())
 
 
-def test_export_refuses_models_without_official_names(run: Run, tmp_path: Path) -> None:
+def test_export_refuses_models_without_official_names(cli_run: Run, tmp_path: Path) -> None:
     spec = {"type": "encoder_decoder", "encoder": {"type": "restormer.encoder", **TINY},
             "decoder": {"type": "restormer.decoder", **TINY}}
     registry = restorefw.default_registry()
     resolved = registry.resolve("model", spec)
     save_weights(tmp_path / "composed.safetensors", registry.build("model", resolved).state_dict(), {"model": resolved})
-    status, output = run("export", tmp_path / "composed.safetensors", tmp_path / "x.safetensors")
+    status, output = cli_run("export", tmp_path / "composed.safetensors", tmp_path / "x.safetensors")
     assert status == 2
     assert "model 'encoder_decoder' has no official key names (it registers no importer)" in output
     save_weights(tmp_path / "plain.safetensors", {"w": torch.zeros(1)})
-    status, output = run("export", tmp_path / "plain.safetensors", tmp_path / "x.safetensors")
+    status, output = cli_run("export", tmp_path / "plain.safetensors", tmp_path / "x.safetensors")
     assert status == 2 and "no restorefw model metadata" in output
