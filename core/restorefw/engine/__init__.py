@@ -7,22 +7,25 @@ from restorefw.engine._device import autocast, resolve_device, resolve_precision
 from restorefw.engine._distributed import DistInfo
 from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
 from restorefw.engine._job import RunOutcome, RunRequest, run_recipe
+from restorefw.engine._restore import Restored, RestoreRequest, plan_outputs, restore_files, restore_job
 from restorefw.engine._runfolder import RunFolder
 from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
 __all__ = [
-    "STATE_FILE",
     "Batch",
     "BatchMaker",
     "DistInfo",
     "EvalPair",
     "Prefetcher",
+    "RestoreRequest",
+    "Restored",
     "RunFolder",
+    "RunInterrupted",
     "RunOutcome",
     "RunRequest",
-    "RunInterrupted",
     "Runner",
+    "STATE_FILE",
     "StepContext",
     "Strategy",
     "autocast",
@@ -31,9 +34,12 @@ __all__ = [
     "evaluate",
     "make_eval_pairs",
     "mapped_allocations",
-    "restore_image",
+    "plan_outputs",
     "resolve_device",
     "resolve_precision",
+    "restore_files",
+    "restore_image",
+    "restore_job",
     "run_recipe",
     "trim_heap",
 ]

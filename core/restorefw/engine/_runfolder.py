@@ -43,9 +43,9 @@ class RunFolder:
         return f"RunFolder('{self.path}')"
 
     @property
-    def exists(self) -> bool:
-        """The folder exists and holds something."""
-        return self.path.is_dir() and any(self.path.iterdir())
+    def has_outputs(self) -> bool:
+        """The folder exists and holds something besides a lock file."""
+        return self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir())
 
     @property
     def complete(self) -> bool:
@@ -87,7 +87,7 @@ class RunFolder:
             RunError: the folder is not a run folder, holds foreign files, or is a folder that must
                 never be removed (the working folder, one of its parents, a home folder, ``/``).
         """
-        self._check_removable()
+        self.check_removable()
         for entry in self.path.iterdir():
             if entry.name == LOCK:
                 continue
@@ -96,7 +96,8 @@ class RunFolder:
             except OSError as exc:
                 raise RunError(f"cannot remove '{entry}': {exc.strerror or exc}") from None
 
-    def _check_removable(self) -> None:
+    def check_removable(self) -> None:
+        """Raise :class:`RunError` unless :meth:`clear` may delete this folder's contents (see there)."""
         resolved = self.path.resolve()
         protected = {Path.cwd().resolve(), Path.home().resolve(), Path(resolved.anchor)}
         if resolved in protected or any(resolved in p.parents for p in protected if p != Path(resolved.anchor)):
