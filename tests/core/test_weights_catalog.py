@@ -168,3 +168,9 @@ def test_each_file_is_hashed_against_its_own_published_hash(tmp_path: Path) -> N
                                          f"{hashlib.sha256(b'data').hexdigest()}")
     unknown = verify_checkpoint(_entry(files=["P.index"]), tmp_path / "P.index")
     assert [c.ok for c in unknown] == [None] and unknown[0].actual == good
+
+
+def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(CheckpointError, match=r"folder: cannot read: Is a directory"):
+        sha256_file(tmp_path / "folder")

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from restorefw.cli._common import registry_for_cli
 
+if TYPE_CHECKING:
+    from restorefw.weights import WeightsEntry
+
 __all__ = ["convert"]
+
+
+def _checked(entry: WeightsEntry, verify: bool) -> str:
+    if not verify:
+        return "not checked"
+    if entry.fully_hashed:
+        return "verified"
+    return "verified where the catalog has it" if entry.sha256 else "not verified (the catalog has no SHA-256 for it)"
 
 
 @click.command()
@@ -37,8 +49,6 @@ def convert(src: Path, dst: Path, arch: str | None, name: str | None, no_verify:
     entry = None
     if name is not None:
         src, entry = resolve_weights(registry, name, src, verify=not no_verify)
-        checked = "not checked" if no_verify else "verified" if entry.fully_hashed else \
-            "not verified (the catalog has no SHA-256 for it)"
-        click.echo(f"{entry.name}: SHA-256 {checked}; licence: {entry.license}")
+        click.echo(f"{entry.name}: SHA-256 {_checked(entry, not no_verify)}; licence: {entry.license}")
     resolved, params = convert_checkpoint(src, dst, registry, arch, entry)
     click.echo(f"{src} -> {dst}: {resolved['type']} with {params:,} parameters")

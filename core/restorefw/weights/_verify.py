@@ -47,11 +47,18 @@ class FileCheck(NamedTuple):
 
 
 def sha256_file(path: str | Path) -> str:
-    """The SHA-256 of a file, in lower-case hex, read in 1 MiB chunks."""
+    """The SHA-256 of a file, in lower-case hex, read in 1 MiB chunks.
+
+    Raises:
+        CheckpointError: the file cannot be read; the message names it.
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     return digest.hexdigest()
 
 
