@@ -15,7 +15,8 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from restorefw import _builtins, hookspecs
-from restorefw._errors import PluginError, RegistryError
+from restorefw._catalog import WeightsEntry
+from restorefw._errors import ConfigError, PluginError, RegistryError
 from restorefw._hookcheck import definition
 from restorefw._plugins import API_VERSION, PluginFailure, PluginInfo, PluginManager, StrictFailure, where
 from restorefw._registry import PARTS, Entry, Registry
@@ -117,6 +118,7 @@ def build_registry(pm: PluginManager) -> Registry:
             if info is not None:
                 register = _make_register(pm, registry, kind, hook_name, definition(impl.function), info)
                 _call_hook(pm, impl.function, hook_name, info, register)
+    _collect_weights(pm, registry)
     for info in pm.info.values():
         if info.name != "core" and not info.registered and "register_ops" not in info.hooks \
                 and pm.status(info.name) == "ok":
@@ -142,6 +144,40 @@ def _call_hook(pm: PluginManager, function: Any, hook_name: str, info: PluginInf
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _collect_weights(pm: PluginManager, registry: Registry) -> None:
+    """Every plugin's ``register_weights`` into ``registry.weights``, after all models are registered."""
+    for impl in pm.hook.register_weights.get_hookimpls():
+        info = pm.info.get(impl.plugin_name)
+        if info is not None:
+            register = _make_register_weights(pm, registry, definition(impl.function), info)
+            _call_hook(pm, impl.function, "register_weights", info, register)
+
+
+def _make_register_weights(pm: PluginManager, registry: Registry, hook_def: str,
+                           info: PluginInfo) -> hookspecs.RegisterWeights:
+    """The ``register`` callback of one plugin's ``register_weights``; an entry that does not fit is
+    recorded as the plugin's failure and skipped."""
+
+    def register(entry: WeightsEntry) -> None:
+        try:
+            if not isinstance(entry, WeightsEntry):
+                raise PluginError("register_weights takes a restorefw.weights.WeightsEntry, got "
+                                  f"{type(entry).__name__}")
+            try:
+                registry.resolve("model", entry.model_spec)
+            except ConfigError as exc:
+                problems = str(exc).replace("\n", "; ")
+                raise PluginError(f"weights '{entry.name}' do not fit model '{entry.model}': {problems}") from None
+            registry.weights.add(entry.model_copy(update={"plugin": info.name}))
+        except (RegistryError, PluginError) as exc:
+            pm.fail(info.name, info.distribution, info.version, f"{where('register_weights', hook_def)}: {exc}",
+                    hook="register_weights", definition=hook_def)
+            return
+        info.registered.setdefault("weights", []).append(entry.name)
+
+    return register
 
 
 def build_op_registry(pm: PluginManager) -> OpRegistry:

@@ -6,6 +6,7 @@ import click
 
 from restorefw.cli._common import Group, run_cli
 from restorefw.cli.convert import convert
+from restorefw.cli.export import export
 from restorefw.cli.list import list_cmd
 from restorefw.cli.new_plugin import new_plugin
 from restorefw.cli.ops import ops
@@ -14,6 +15,7 @@ from restorefw.cli.restore import restore
 from restorefw.cli.run import run
 from restorefw.cli.schema import schema
 from restorefw.cli.validate import validate
+from restorefw.cli.weights import weights
 
 __all__ = ["cli", "main"]
 
@@ -26,7 +28,7 @@ def cli(debug: bool) -> None:
     """restorefw: train, evaluate and apply image-restoration models from TOML recipes."""
 
 
-for command in (run, validate, plugins, list_cmd, schema, restore, convert, new_plugin, ops):
+for command in (run, validate, plugins, list_cmd, schema, restore, convert, export, weights, new_plugin, ops):
     cli.add_command(command)
 
 

@@ -36,6 +36,10 @@ clashes with a check option (``stochastic``, ``in_range``, ``input_shape``,
 {"type": "mine", "stochastic": 1})``. The checks run on the CPU, and on CUDA too
 when it is available (``devices=["cpu"]`` to opt out).
 
+Plugins that register official checkpoints check each catalog entry with
+``check_weights(registry, "my_model/variant", official_state_dict)``: the spec builds,
+the protocol exists, and the authors' layout imports key for key.
+
 Kernel plugins check each override of an op against the op's reference with
 ``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``. Strategies run as
 the engine runs them, on a small fake model unless ``model_spec=`` names one:
@@ -58,6 +62,7 @@ from restorefw.testing._score_checks import check_loss, check_metric
 from restorefw.testing._spies import OpSpy
 from restorefw.testing._strategy_checks import check_strategy
 from restorefw.testing._tf1_bundle import write_tf1_checkpoint
+from restorefw.testing._weights_checks import check_weights
 
 __all__ = [
     "ContractError",
@@ -79,6 +84,7 @@ __all__ = [
     "check_op",
     "check_strategy",
     "check_task",
+    "check_weights",
     "op_registry_with",
     "plugin_manager",
     "registry_with",
