@@ -19,7 +19,16 @@ from restorefw.data._datasets import (
     check_min_size,
 )
 from restorefw.data._detect import LAYOUTS, detect_layout, find_layout, in_detection_order, load_testset
-from restorefw.data._io import IMAGE_EXTENSIONS, image_shape, image_size, read_image, write_image
+from restorefw.data._format import ImageFormat
+from restorefw.data._io import (
+    IMAGE_EXTENSIONS,
+    image_format,
+    image_shape,
+    image_size,
+    read_alpha,
+    read_image,
+    write_image,
+)
 from restorefw.data._kernelfile import KERNEL_EXTENSIONS, read_kernel
 from restorefw.data._layout_base import Layout, LayoutOptions, build_testset, parse_options
 from restorefw.data._layouts import FOLDER_PAIRS, FolderPair, GTOnlyLayout, PairedLayout
@@ -43,23 +52,24 @@ from restorefw.data._sr_layouts import MZSRLayout, SRPackLayout
 from restorefw.data._testsets import DecodedItem, TestItem, TestSet
 
 __all__ = [
-    "FOLDER_PAIRS",
-    "IMAGE_EXTENSIONS",
-    "KERNEL_EXTENSIONS",
-    "LAYOUTS",
-    "PROTOCOLS",
-    "SKIMAGE_SAMPLES",
     "DecodedItem",
     "EvalProtocol",
+    "FOLDER_PAIRS",
     "FolderPair",
     "GTOnlyLayout",
+    "IMAGE_EXTENSIONS",
     "ImageFolder",
+    "ImageFormat",
     "ImageList",
+    "KERNEL_EXTENSIONS",
+    "LAYOUTS",
     "Layout",
     "LayoutOptions",
     "MZSRLayout",
+    "PROTOCOLS",
     "PairedFolder",
     "PairedLayout",
+    "SKIMAGE_SAMPLES",
     "SRPackLayout",
     "SkimageSamples",
     "TestItem",
@@ -72,6 +82,7 @@ __all__ = [
     "eval_images",
     "find_layout",
     "get_protocol",
+    "image_format",
     "image_shape",
     "image_size",
     "in_detection_order",
@@ -82,6 +93,7 @@ __all__ = [
     "protocol_from_spec",
     "quantize_8bit",
     "random_crop",
+    "read_alpha",
     "read_image",
     "read_kernel",
     "sample_batch",

@@ -19,12 +19,12 @@ from restorefw.engine._evaluate import (
     self_ensemble,
 )
 from restorefw.engine._job import RunOutcome, RunRequest, run_recipe
+from restorefw.engine._restore import Restored, RestoreRequest, plan_outputs, restore_files, restore_job
 from restorefw.engine._runfolder import RunFolder
 from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
 __all__ = [
-    "STATE_FILE",
     "Batch",
     "BatchMaker",
     "DistInfo",
@@ -32,11 +32,14 @@ __all__ = [
     "EvalPair",
     "EvalRequest",
     "Prefetcher",
+    "RestoreRequest",
+    "Restored",
     "RunFolder",
     "RunInterrupted",
     "RunOutcome",
     "RunRequest",
     "Runner",
+    "STATE_FILE",
     "SetRequest",
     "StepContext",
     "Strategy",
@@ -49,10 +52,13 @@ __all__ = [
     "is_model_argument",
     "make_eval_pairs",
     "mapped_allocations",
+    "plan_outputs",
     "render_table",
-    "restore_image",
     "resolve_device",
     "resolve_precision",
+    "restore_files",
+    "restore_image",
+    "restore_job",
     "run_eval",
     "run_recipe",
     "self_ensemble",

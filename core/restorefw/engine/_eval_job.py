@@ -114,9 +114,16 @@ def run_eval(request: EvalRequest, registry: Registry) -> EvalOutcome:
         torch.manual_seed(request.seed)
     scorers = [Scorer(s.protocol, s.info["scale"], s.info.get("channels", 3), registry, s.metric_specs) for s in sets]
     folder = RunFolder(request.out or request.output_root / f"eval-{time.strftime('%Y%m%d-%H%M%S')}", JSON_FILE)
+    if folder.has_outputs:
+        if not request.overwrite:
+            raise RunError(f"evaluation folder '{folder.path}' exists and is not empty; use --overwrite or another "
+                           "--out")
+        folder.check_removable()
     metrics = list(dict.fromkeys(m for s in sets for m in s.protocol.metrics))
     with folder.lock():
-        folder.start_fresh(request.overwrite, "evaluation", "another --out")
+        if folder.has_outputs:
+            folder.clear()
+        folder.create()
         if request.recipe is not None:
             text = dump_recipe(dict(request.recipe))
             atomic_write(folder.path / "recipe.resolved.toml", lambda tmp: Path(tmp).write_text(text, "utf-8"))

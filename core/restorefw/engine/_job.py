@@ -65,31 +65,55 @@ def _same_recipe(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return {**a, "run": {}} == {**b, "run": {}}
 
 
+def _decide(request: RunRequest, folder: RunFolder | None, registry: Registry) -> tuple[Path | None, bool, bool]:
+    """Where the recipe comes from, whether the run resumes, and whether the folder is cleared first.
+
+    A run killed before its first checkpoint left a recognised folder with nothing to resume:
+    ``--resume`` and ``--auto-resume`` start it again from its first step, which gives what a fresh
+    run with the same seed gives.
+    """
+    if folder is None:
+        return request.recipe, False, False
+    if request.resume is not None:
+        if not folder.recognised:
+            raise RunError(f"'{folder.path}' is not a restorefw run folder (no recipe.resolved.toml)")
+        if folder.complete:
+            raise RunError(f"run '{folder.path}' is already complete (summary.json exists)")
+        return folder.path / "recipe.resolved.toml", folder.resumable, not folder.resumable
+    if request.auto_resume and folder.recognised:
+        if folder.resumable:
+            wanted = resolve_recipe(load_recipe(request.recipe, list(request.overrides)), registry,
+                                    str(request.recipe))
+            saved = resolve_recipe(load_recipe(folder.path / "recipe.resolved.toml"), registry)
+            if not _same_recipe(wanted, saved):
+                raise RunError(f"'{folder.path}' holds a run of a different recipe; use another --out or --overwrite")
+            return folder.path / "recipe.resolved.toml", True, False
+        return request.recipe, False, True
+    if folder.has_outputs:
+        if not request.overwrite:
+            raise RunError(f"run folder '{folder.path}' exists and is not empty; use --overwrite, "
+                           f"or --resume {folder.path}")
+        folder.check_removable()
+        return request.recipe, False, True
+    return request.recipe, False, False
+
+
 def run_recipe(request: RunRequest, registry: Registry) -> RunOutcome:
     """Decide the folder, check the recipe, take the folder's lock and train.
 
-    Nothing is written before every check passed.
+    Nothing is written before every check passed (the recipe, the folder's state, whether an
+    ``--overwrite`` may delete it).
 
     Raises:
         RecipeError: the recipe is invalid or cannot run (checked before any output exists).
         RunError: the folder cannot be used (exists, in use, complete, not ours to overwrite).
     """
-    recipe_path, resume, out = request.recipe, request.resume is not None, request.out or request.resume
+    out = request.out or request.resume
     folder = RunFolder(out) if out is not None else None
-    if request.auto_resume and folder is not None:
-        if folder.complete:
-            return RunOutcome(folder.path, already_complete=True)
-        if folder.resumable:
-            wanted = resolve_recipe(load_recipe(recipe_path, list(request.overrides)), registry, str(recipe_path))
-            saved = resolve_recipe(load_recipe(folder.path / "recipe.resolved.toml"), registry)
-            if not _same_recipe(wanted, saved):
-                raise RunError(f"'{folder.path}' holds a run of a different recipe; use another --out or --overwrite")
-            recipe_path, resume = folder.path / "recipe.resolved.toml", True
-    overrides = list(request.overrides) if not resume else []
-    if resume and folder is not None:
-        if folder.complete:
-            raise RunError(f"run '{folder.path}' is already complete (summary.json exists)")
-        recipe_path = folder.path / "recipe.resolved.toml"
+    if request.auto_resume and folder is not None and folder.complete:
+        return RunOutcome(folder.path, already_complete=True)
+    recipe_path, resume, clear = _decide(request, folder, registry)
+    overrides = [] if request.resume is not None or resume else list(request.overrides)
     if request.device:
         overrides.append(f'run.device="{request.device}"')
     assert recipe_path is not None
@@ -106,10 +130,9 @@ def run_recipe(request: RunRequest, registry: Registry) -> RunOutcome:
         summary = Runner(resolved, registry, folder.path, quiet=True, resume=resume).run()
         return RunOutcome(folder.path, summary, is_main=False)
     with folder.lock():
-        if resume:
-            folder.create()
-        else:
-            folder.start_fresh(request.overwrite, "run", f"--resume {folder.path}")
+        if clear:
+            folder.clear()
+        folder.create()
         summary = Runner(resolved, registry, folder.path, quiet=request.quiet, resume=resume).run()
     return RunOutcome(folder.path, summary)
 

@@ -47,9 +47,9 @@ class RunFolder:
         return f"RunFolder('{self.path}')"
 
     @property
-    def exists(self) -> bool:
-        """The folder exists and holds something."""
-        return self.path.is_dir() and any(self.path.iterdir())
+    def has_outputs(self) -> bool:
+        """The folder exists and holds something besides a lock file."""
+        return self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir())
 
     @property
     def complete(self) -> bool:
@@ -84,25 +84,6 @@ class RunFolder:
             text = json.dumps({"format": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid()})
             atomic_write(self.path / MARKER, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
-    def start_fresh(self, overwrite: bool, what: str, instead: str) -> None:
-        """Create the folder for a new job; one that already holds something is refused, or cleared.
-
-        Call it holding the lock.
-
-        Args:
-            overwrite: clear a folder that holds something (only a recognised one, see :meth:`clear`).
-            what: the folder's kind, for the message (``run``, ``evaluation``).
-            instead: what the refusal suggests besides ``--overwrite``.
-
-        Raises:
-            RunError: the folder holds something and ``overwrite`` is off, or it cannot be cleared.
-        """
-        if self.exists and {p.name for p in self.path.iterdir()} - {LOCK}:
-            if not overwrite:
-                raise RunError(f"{what} folder '{self.path}' exists and is not empty; use --overwrite, or {instead}")
-            self.clear()
-        self.create()
-
     def clear(self) -> None:
         """Delete the run's files (not the lock, which the caller holds).
 
@@ -110,7 +91,7 @@ class RunFolder:
             RunError: the folder is not a run folder, holds foreign files, or is a folder that must
                 never be removed (the working folder, one of its parents, a home folder, ``/``).
         """
-        self._check_removable()
+        self.check_removable()
         for entry in self.path.iterdir():
             if entry.name == LOCK:
                 continue
@@ -119,7 +100,8 @@ class RunFolder:
             except OSError as exc:
                 raise RunError(f"cannot remove '{entry}': {exc.strerror or exc}") from None
 
-    def _check_removable(self) -> None:
+    def check_removable(self) -> None:
+        """Raise :class:`RunError` unless :meth:`clear` may delete this folder's contents (see there)."""
         resolved = self.path.resolve()
         protected = {Path.cwd().resolve(), Path.home().resolve(), Path(resolved.anchor)}
         if resolved in protected or any(resolved in p.parents for p in protected if p != Path(resolved.anchor)):

@@ -36,12 +36,20 @@ clashes with a check option (``stochastic``, ``in_range``, ``input_shape``,
 {"type": "mine", "stochastic": 1})``. The checks run on the CPU, and on CUDA too
 when it is available (``devices=["cpu"]`` to opt out).
 
+Plugins that register official checkpoints check each catalog entry with
+``check_weights(registry, "my_model/variant", official_state_dict)``: the spec builds,
+the protocol exists, and the authors' layout imports key for key.
+
 Layout plugins check their test-set layout on an example folder with
 ``check_layout(MyLayout(), "tests/data/my_set")``; ``make_sr_pack`` writes a small SR
 benchmark pack (MATLAB bicubic inputs) for evaluation tests.
 
 Kernel plugins check each override of an op against the op's reference with
-``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``.
+``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``. Strategies run as
+the engine runs them, on a small fake model unless ``model_spec=`` names one:
+``check_strategy(registry, "warmup_freeze", warmup_steps=1)``; heads and tails are checked alone and
+against each other: ``check_head_tail(registry, "my.head", partner="my.tail")``; datasets with
+``check_dataset``.
 """
 
 from __future__ import annotations
@@ -54,10 +62,13 @@ from restorefw.testing._managers import plugin_manager, registry_with
 from restorefw.testing._model_checks import check_model
 from restorefw.testing._op_checks import check_op, op_registry_with
 from restorefw.testing._packs import make_sr_pack
+from restorefw.testing._part_checks import check_dataset, check_head_tail
 from restorefw.testing._recipes import tiny_recipe
 from restorefw.testing._score_checks import check_loss, check_metric
 from restorefw.testing._spies import OpSpy
+from restorefw.testing._strategy_checks import check_strategy
 from restorefw.testing._tf1_bundle import write_tf1_checkpoint
+from restorefw.testing._weights_checks import check_weights
 
 __all__ = [
     "ContractError",
@@ -69,14 +80,18 @@ __all__ = [
     "FakePlugin",
     "OpSpy",
     "available_devices",
+    "check_dataset",
     "check_degradation",
+    "check_head_tail",
     "check_kernel",
     "check_layout",
     "check_loss",
     "check_metric",
     "check_model",
     "check_op",
+    "check_strategy",
     "check_task",
+    "check_weights",
     "make_sr_pack",
     "op_registry_with",
     "plugin_manager",

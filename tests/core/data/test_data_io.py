@@ -233,7 +233,7 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     [
         ("x.jpg", torch.zeros(3, 2, 2), 8, r"\.png"),
         ("x.png", torch.zeros(3, 2, 2), 12, "bit_depth"),
-        ("x.png", torch.zeros(2, 2, 2), 8, r"shape \(2, 2, 2\)"),
+        ("x.png", torch.zeros(5, 2, 2), 8, r"shape \(5, 2, 2\)"),
         ("x.png", torch.zeros(2, 3, 2, 2), 8, "shape"),
         ("x.png", torch.full((3, 2, 2), float("nan")), 8, "NaN"),
     ],
