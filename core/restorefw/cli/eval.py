@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from restorefw.cli._common import registry_for_cli, strict_option
 
-__all__ = ["eval_cmd"]
+__all__ = ["eval_cmd", "show_evaluation"]
+
+
+def show_evaluation(summary: dict[str, Any], out: Path) -> None:
+    """Print an evaluation's table, what its marks mean, and its folder."""
+    from rich.console import Console
+
+    from restorefw.engine import LEGEND, render_table
+
+    # Off a terminal (logs, files), a wide fixed width keeps every column on one line.
+    Console(width=None if sys.stdout.isatty() else 200).print(render_table(summary))
+    click.echo(f"{LEGEND}\nevaluation folder: {out}")
 
 
 @click.command("eval")
@@ -46,9 +58,7 @@ def eval_cmd(arguments: tuple[Path, ...], protocol: str | None, overrides: tuple
     or a recipe .toml. SET: a test-set folder in a known layout (mzsr, sr_pack, paired, gt_only, or a
     plugin's). Without SET, each run or recipe is scored on its own [eval] sets, else its validation set.
     """
-    from rich.console import Console
-
-    from restorefw.engine import EvalRequest, SetRequest, render_table, run_eval, split_arguments
+    from restorefw.engine import EvalRequest, SetRequest, run_eval, split_arguments
 
     models, sets = split_arguments(arguments)
     request = EvalRequest(models=tuple(models), sets=tuple(SetRequest(str(s)) for s in sets), out=out,
@@ -56,7 +66,4 @@ def eval_cmd(arguments: tuple[Path, ...], protocol: str | None, overrides: tuple
                           task=task, scale=scale, layout=layout, device=device, precision=precision, tile=tile,
                           tile_overlap=tile_overlap, save_images=save_images, limit=limit, seed=seed, quiet=quiet)
     outcome = run_eval(request, registry_for_cli(strict_plugins))
-    # Off a terminal (logs, files), a wide fixed width keeps every column on one line.
-    console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(render_table(outcome.summary))
-    click.echo(f"evaluation folder: {outcome.out}")
+    show_evaluation(outcome.summary, outcome.out)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from restorefw.cli._common import registry_for_cli, strict_option
+from restorefw.cli.eval import show_evaluation
 
 __all__ = ["run"]
 
@@ -44,12 +44,7 @@ def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resum
     if not outcome.is_main:
         return
     if outcome.evaluated:
-        from rich.console import Console
-
-        from restorefw.engine import render_table
-
-        Console(width=None if sys.stdout.isatty() else 200).print(render_table(outcome.summary))
-        click.echo(f"evaluation folder: {outcome.out}")
+        show_evaluation(outcome.summary, outcome.out)
         return
     for stage, record in outcome.summary["stages"].items():
         scores = "  ".join(f"{k} {v:.4f} (input {record.get('input', {}).get(k, float('nan')):.4f})"

@@ -8,7 +8,7 @@ from restorefw.engine._distributed import DistInfo
 from restorefw.engine._eval_job import EvalOutcome, EvalRequest, run_eval
 from restorefw.engine._evalmodels import is_model_argument, split_arguments
 from restorefw.engine._evalsets import SetRequest
-from restorefw.engine._evaltable import render_table
+from restorefw.engine._evaltable import LEGEND, render_table
 from restorefw.engine._evaluate import (
     EvalPair,
     baseline_image,
@@ -25,6 +25,7 @@ from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
 __all__ = [
+    "LEGEND",
     "Batch",
     "BatchMaker",
     "DistInfo",

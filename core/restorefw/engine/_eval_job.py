@@ -22,7 +22,7 @@ from restorefw._registry import Registry
 from restorefw.engine._device import resolve_device, resolve_precision
 from restorefw.engine._evalmodels import EvalModel, load_eval_model, recipe_model
 from restorefw.engine._evalout import CSV_FILE, JSON_FILE, EvalWriter
-from restorefw.engine._evalscore import Inference, Scorer, measured, no_tf32, run_model
+from restorefw.engine._evalscore import Inference, Scorer, measured, no_tf32, run_model, threads
 from restorefw.engine._evalsets import EvalSet, SetRequest, merge_validation_sets, open_sets, validation_set
 from restorefw.engine._evaltable import BASELINE, Results, row_name
 from restorefw.engine._progress import Progress
@@ -212,7 +212,7 @@ def _score(request: EvalRequest, models: Sequence[EvalModel], sets: Sequence[Eva
         # A run's validation is reproduced as the runner computed it; test sets get the float32 they ask for.
         full_fp32 = how.precision == "fp32" and evalset.metric_specs is None
         with progress.counting(f"eval {evalset.key}", evalset.size * len(variants), "images") as advance, \
-                no_tf32(full_fp32):
+                no_tf32(full_fp32), threads(evalset.threads):
             try:
                 for item in evalset.items():
                     outputs = {baseline: item.baseline}

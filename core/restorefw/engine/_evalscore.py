@@ -18,7 +18,7 @@ from restorefw.engine._evalmodels import EvalModel
 from restorefw.engine._evalsets import EvalItem
 from restorefw.engine._evaluate import restore_image, self_ensemble
 
-__all__ = ["EXACT_TILE", "Inference", "Scorer", "luma", "measured", "no_tf32", "run_model"]
+__all__ = ["EXACT_TILE", "Inference", "Scorer", "luma", "measured", "no_tf32", "run_model", "threads"]
 
 EXACT_TILE = 512
 """Tile side (input pixels) of models with exact tiling under a protocol with ``tiling = "exact"``."""
@@ -136,6 +136,20 @@ def no_tf32(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@contextlib.contextmanager
+def threads(count: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(count)`` inside the block (nothing when ``None``), the previous count after it."""
+    if count is None:
+        yield
+        return
+    saved = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def measured(work: Callable[[], Tensor], device: torch.device) -> tuple[Tensor, float, int | None]:

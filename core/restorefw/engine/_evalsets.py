@@ -67,6 +67,7 @@ class EvalSet:
         info: what ``eval.json`` records about it.
         metric_specs: a recipe's own metric specs (a run's validation); ``None``: the protocol's metrics.
         tile: a recipe's ``(tile, overlap, mode)`` for a run's validation; ``None``: the command's.
+        threads: the CPU threads a run validated with (``run.threads``); ``None``: as they are.
     """
 
     key: str
@@ -77,6 +78,7 @@ class EvalSet:
     info: dict[str, Any] = field(default_factory=dict)
     metric_specs: list[dict[str, Any]] | None = None
     tile: tuple[int | None, int, str] | None = None
+    threads: int | None = None
 
 
 def registered_layouts(registry: Registry) -> tuple[Layout, ...]:
@@ -173,9 +175,11 @@ def validation_set(model: EvalModel, registry: Registry, limit: int | None = Non
             yield EvalItem(pair.name, pair.lq[None], pair.target[None], pair.baseline[None], None)
 
     info = {"name": "val", "layout": "recipe", "root": model.source, "scale": task.scale, "images": len(pairs),
-            "dataset": plan.data.val, "max_size": plan.data.val_max_size, "task": plan.task, "seed": seed}
+            "dataset": plan.data.val, "max_size": plan.data.val_max_size, "task": plan.task, "seed": seed,
+            "threads": plan.run.threads}
+    # CPU convolutions sum in an order that depends on the thread count: the run's own keeps its scores.
     return EvalSet("val", protocol, [model.label], len(pairs), items, info, list(ev.metrics),
-                   (ev.tile, ev.tile_overlap, ev.tile_mode))
+                   (ev.tile, ev.tile_overlap, ev.tile_mode), plan.run.threads)
 
 
 def merge_validation_sets(sets: list[EvalSet]) -> list[EvalSet]:

@@ -11,10 +11,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BASELINE", "Results", "render_table", "row_name"]
+__all__ = ["BASELINE", "LEGEND", "Results", "render_table", "row_name"]
 
 BASELINE = "baseline"
 """The kind of the row that scores the degraded input (bicubic up-sampling for SR)."""
+
+
+LEGEND = ("* best model per column (the baseline row aside); ms/MP: milliseconds per output megapixel "
+          "(each row's first image aside)")
+"""What the marks and units of :func:`render_table` mean, printed under it."""
 
 
 def row_name(label: str, steps: int | None) -> str:
@@ -83,11 +88,13 @@ def _format(value: float | None, digits: int) -> str:
 
 
 def render_table(summary: Mapping[str, Any], title: str | None = None) -> Any:
-    """The rich table of an evaluation summary (:meth:`Results.summary`); best model per column in bold with ``*``."""
+    """The rich table of an evaluation summary (:meth:`Results.summary`); best model per column in bold with ``*``.
+
+    :data:`LEGEND` says what the marks and units mean.
+    """
     from rich.table import Table
 
-    table = Table(title=title, caption="* best model per column (the baseline row aside); ms/MP: milliseconds "
-                  "per output megapixel (the first image aside)", caption_justify="left")
+    table = Table(title=title)
     table.add_column("model")
     columns = [(c["set"], m, c["higher_is_better"].get(m, True)) for c in summary["columns"] for m in c["metrics"]]
     best: dict[tuple[str, str], float] = {}

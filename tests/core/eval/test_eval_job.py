@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+import torch
 from eval_helpers import call_cli, eval_json, png, scores, tiny_checkpoint
 
 from restorefw import resolve_recipe
@@ -21,10 +22,14 @@ VAL = {"val": {"type": "skimage_samples", "images": ["camera", "coins"]}, "val_m
 
 @pytest.fixture(scope="module")
 def trained_run(registry, tmp_path_factory) -> Path:
-    """A tiny denoising run (the quickstart's task and model, shrunk) with a validation set."""
+    """A tiny denoising run (the quickstart's task and model, shrunk) with a validation set, on one thread."""
     out = tmp_path_factory.mktemp("evalrun") / "tiny"
-    recipe = tiny_recipe("tiny", data=VAL, stages=[{"name": "s", "steps": 3}])
-    Runner(resolve_recipe(recipe, registry), registry, out, quiet=True).run()
+    recipe = tiny_recipe("tiny", run={"threads": 1}, data=VAL, stages=[{"name": "s", "steps": 3}])
+    threads = torch.get_num_threads()
+    try:
+        Runner(resolve_recipe(recipe, registry), registry, out, quiet=True).run()
+    finally:
+        torch.set_num_threads(threads)  # the runner sets the process's count; the other tests keep theirs
     return out
 
 
@@ -39,7 +44,8 @@ def test_eval_reproduces_the_runs_final_validation(trained_run, tmp_path, monkey
     assert code == 0, err
     final = json.loads((trained_run / "summary.json").read_text())["stages"]["s"]
     summary = eval_json(tmp_path / "ev")
-    assert scores(summary, "tiny", "val") == final["val"]  # bit for bit: same pairs, weights and metrics
+    # Bit for bit: the same pairs, weights, metrics and thread count (CPU sums depend on it).
+    assert scores(summary, "tiny", "val") == final["val"]
     assert scores(summary, "input", "val") == final["input"]
     assert summary["status"] == "complete" and summary["sets"][0]["protocol"]["name"] == "recipe"
     assert "tiny" in out and "val" in out and f"evaluation folder: {tmp_path / 'ev'}" in out
