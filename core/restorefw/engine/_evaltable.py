@@ -112,8 +112,7 @@ def render_table(summary: Mapping[str, Any], title: str | None = None) -> Any:
         cells = [row["name"]]
         for key, metric, _ in columns:
             value = row["scores"].get(key, {}).get(metric)
-            digits = 4 if value is not None and abs(value) < 1.5 else 2
-            text = _format(value, digits)
+            text = _format(value, 4)  # BasicSR's log format; eval.json and eval.csv hold every digit
             if row["kind"] != BASELINE and value is not None and best.get((key, metric)) == value:
                 text = f"[bold]{text}*[/bold]"
             cells.append(text)
