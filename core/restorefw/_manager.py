@@ -43,6 +43,7 @@ HOOK_KINDS: dict[str, str] = {
     "register_degradations": "degradation",
     "register_heads_tails": "",
     "register_kernels": "kernel",
+    "register_loggers": "logger",
     "register_losses": "loss",
     "register_metrics": "metric",
     "register_models": "model",

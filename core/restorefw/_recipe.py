@@ -116,6 +116,8 @@ class Recipe(StrictModel):
     model: ComponentField("model")
     stages: list[StageSection] = Field(min_length=1)
     eval: EvalSection = EvalSection()
+    loggers: list[ComponentField("logger")] = Field(
+        [], description="where metrics, sample pictures and events go besides metrics.jsonl (always written)")
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> Recipe:
@@ -207,6 +209,7 @@ def resolve_recipe(data: dict[str, Any], registry: Registry, source: str = "") -
                           ("scheduler", "scheduler"), ("task", "task"), ("train", "dataset")):
             if stage[key] is not None:
                 targets.append((key, kind, stage, f"stages[{i}].{key}"))
+    targets += [(i, "logger", resolved["loggers"], f"loggers[{i}]") for i in range(len(resolved["loggers"]))]
     for target in targets:
         key, kind, parent = target[:3]
         path = target[3] if len(target) > 3 else ("data." + key if parent is resolved["data"] else key)

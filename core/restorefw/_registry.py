@@ -28,6 +28,7 @@ KINDS: tuple[str, ...] = (
     "degradation",
     "head",
     "kernel",
+    "logger",
     "loss",
     "metric",
     "model",

@@ -174,3 +174,15 @@ def register_ops(register: Register) -> None:
     priority=..., available=...))`` for faster implementations, of this plugin's ops or
     another's; each must pass :func:`restorefw.testing.check_op`. ``schema`` is not used.
     """
+
+
+@hookspec
+def register_loggers(register: Register) -> None:
+    """Register loggers: sinks for a run's scalars, sample pictures and events.
+
+    The factory, called with the validated config, returns a :class:`restorefw.loggers.Logger`
+    (subclass it and implement what you need: ``start``, ``scalars``, ``image``, ``event``,
+    ``flush``, ``close``). The engine calls it from a background thread of its own; a logger that
+    raises is reported once and disabled while the run goes on. Write files under
+    ``RunInfo.logs`` (``<run folder>/logs``).
+    """

@@ -32,6 +32,7 @@ KINDS: dict[str, _Kind] = {
     "metric": _Kind("mean absolute error on the [0, 255] scale", "Metric",
                     '[eval]\nmetrics = ["psnr", { type = "$name" }]'),
     "task": _Kind("removal of quantisation (banding) artefacts", "Task", '[task]\ntype = "$name"\nlevels = 16'),
+    "logger": _Kind("scalars as CSV rows in the run folder", "Logger", '[[loggers]]\ntype = "$name"'),
 }
 """What the example component of each kind is, and how a recipe uses it."""
 

@@ -8,7 +8,7 @@ from restorefw.engine._distributed import DistInfo
 from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
 from restorefw.engine._job import RunOutcome, RunRequest, run_recipe
 from restorefw.engine._restore import Restored, RestoreRequest, plan_outputs, restore_files, restore_job
-from restorefw.engine._runfolder import RunFolder
+from restorefw.engine._runfolder import RUN_ENTRIES, RunFolder
 from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
@@ -18,6 +18,7 @@ __all__ = [
     "DistInfo",
     "EvalPair",
     "Prefetcher",
+    "RUN_ENTRIES",
     "RestoreRequest",
     "Restored",
     "RunFolder",

@@ -1,9 +1,7 @@
-"""Run outputs: ``metrics.jsonl``, plots and side-by-side sample pictures."""
+"""Run outputs: plots of ``metrics.jsonl`` and side-by-side sample pictures."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,51 +10,8 @@ import torch
 from torch import Tensor
 
 from restorefw._errors import RunError
-from restorefw.weights import atomic_write
 
-__all__ = ["MetricsLog", "plot_metrics", "safe_name", "save_sample"]
-
-
-class MetricsLog:
-    """Append-only JSON-lines log; each record is flushed and fsynced."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one record (``stage``, ``step`` and values).
-
-        Raises:
-            RunError: the file cannot be written (disk full, permissions); names the file.
-        """
-        line = json.dumps(record, allow_nan=True) + "\n"
-        try:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            raise RunError(f"cannot write '{self.path}': {exc.strerror or exc}") from exc
-
-    def read(self) -> list[dict[str, Any]]:
-        """All complete records (a torn last line from a crash is ignored)."""
-        if not self.path.exists():
-            return []
-        records = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-        return records
-
-    def truncate_after(self, stage: str, step: int, stage_order: list[str]) -> None:
-        """Drop records logged after ``(stage, step)``: a resumed run re-logs them."""
-        rank = {name: i for i, name in enumerate(stage_order)}
-        limit = (rank.get(stage, -1), step)
-        kept = [r for r in self.read() if (rank.get(r.get("stage"), -1), r.get("step", 0)) <= limit]
-        text = "".join(json.dumps(r) + "\n" for r in kept)
-        atomic_write(self.path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+__all__ = ["plot_metrics", "safe_name", "save_sample"]
 
 
 def plot_metrics(records: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
@@ -108,10 +63,11 @@ def safe_name(name: str) -> str:
     return cleaned or "_"
 
 
-def save_sample(path: str | Path, degraded: Tensor, restored: Tensor, target: Tensor) -> None:
-    """Save ``degraded | restored | target`` side by side (each ``(C, H, W)``, target size)."""
+def save_sample(path: str | Path, degraded: Tensor, restored: Tensor, target: Tensor) -> Tensor:
+    """Save ``degraded | restored | target`` side by side (each ``(C, H, W)``, target size); returns the picture."""
     from restorefw.data import write_image
 
     gap = torch.ones(target.shape[0], target.shape[1], 4, dtype=target.dtype)
-    row = torch.cat([degraded.cpu(), gap, restored.cpu(), gap, target.cpu()], dim=-1)
-    write_image(path, row.clamp(0, 1))
+    row = torch.cat([degraded.cpu(), gap, restored.cpu(), gap, target.cpu()], dim=-1).clamp(0, 1)
+    write_image(path, row)
+    return row

@@ -37,7 +37,9 @@ clashes with a check option (``stochastic``, ``in_range``, ``input_shape``,
 when it is available (``devices=["cpu"]`` to opt out).
 
 Kernel plugins check each override of an op against the op's reference with
-``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``.
+``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``;
+logger plugins play an interrupted and resumed run to their logger with
+``check_logger(registry, "my_logger", read_scalars=read_back)``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from __future__ import annotations
 from restorefw.testing._build import ContractError, available_devices
 from restorefw.testing._data_checks import check_degradation, check_kernel, check_task
 from restorefw.testing._fakes import FakeDegradation, FakeKernel, FakeLoss, FakeMetric, FakeModel, FakePlugin
+from restorefw.testing._logger_checks import check_logger
 from restorefw.testing._managers import plugin_manager, registry_with
 from restorefw.testing._model_checks import check_model
 from restorefw.testing._op_checks import check_op, op_registry_with
@@ -65,6 +68,7 @@ __all__ = [
     "available_devices",
     "check_degradation",
     "check_kernel",
+    "check_logger",
     "check_loss",
     "check_metric",
     "check_model",
