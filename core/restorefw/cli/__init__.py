@@ -12,6 +12,7 @@ from restorefw.cli.ops import ops
 from restorefw.cli.plugins import plugins
 from restorefw.cli.restore import restore
 from restorefw.cli.run import run
+from restorefw.cli.runs import runs
 from restorefw.cli.schema import schema
 from restorefw.cli.validate import validate
 
@@ -24,7 +25,7 @@ def cli() -> None:
     """restorefw: train, evaluate and apply image-restoration models from TOML recipes."""
 
 
-for command in (run, validate, plugins, list_cmd, schema, restore, convert, new_plugin, ops):
+for command in (run, runs, validate, plugins, list_cmd, schema, restore, convert, new_plugin, ops):
     cli.add_command(command)
 
 

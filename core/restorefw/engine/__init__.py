@@ -1,8 +1,9 @@
-"""The engine: device and precision, batches, strategies, evaluation and the training loop."""
+"""The engine: device and precision, batches, strategies, evaluation, the training loop and run folders read back."""
 
 from restorefw._malloc import mapped_allocations, trim_heap
 from restorefw.engine._batches import BatchMaker, Prefetcher, batch_seed
 from restorefw.engine._checks import check_recipe
+from restorefw.engine._compare import Comparison, compare_runs, recipe_differences
 from restorefw.engine._device import autocast, resolve_device, resolve_precision
 from restorefw.engine._distributed import DistInfo
 from restorefw.engine._evaluate import EvalPair, evaluate, make_eval_pairs, restore_image
@@ -10,11 +11,13 @@ from restorefw.engine._job import RunOutcome, RunRequest, run_recipe
 from restorefw.engine._restore import Restored, RestoreRequest, plan_outputs, restore_files, restore_job
 from restorefw.engine._runfolder import RUN_ENTRIES, RunFolder
 from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
+from restorefw.engine._runs import STATUSES, RunRecord, list_runs, read_run, recipe_hash
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
 __all__ = [
     "Batch",
     "BatchMaker",
+    "Comparison",
     "DistInfo",
     "EvalPair",
     "Prefetcher",
@@ -24,18 +27,25 @@ __all__ = [
     "RunFolder",
     "RunInterrupted",
     "RunOutcome",
+    "RunRecord",
     "RunRequest",
     "Runner",
     "STATE_FILE",
+    "STATUSES",
     "StepContext",
     "Strategy",
     "autocast",
     "batch_seed",
     "check_recipe",
+    "compare_runs",
     "evaluate",
+    "list_runs",
     "make_eval_pairs",
     "mapped_allocations",
     "plan_outputs",
+    "read_run",
+    "recipe_differences",
+    "recipe_hash",
     "resolve_device",
     "resolve_precision",
     "restore_files",
