@@ -1,6 +1,9 @@
-"""Shared fixtures: a registry of the installed plugins, built once per session."""
+"""Shared fixtures: a registry of the installed plugins, built once per session; the CLI run in-process."""
 
 from __future__ import annotations
+
+import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -11,3 +14,23 @@ import restorefw
 def registry() -> restorefw.Registry:
     """Registry of every installed plugin (first-party ones included)."""
     return restorefw.build_registry(restorefw.get_plugin_manager())
+
+
+@pytest.fixture
+def cli_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
+    """``restorefw ARGS...`` in this process, as the console script runs it (user errors exit 2):
+    returns the exit status and stdout + stderr."""
+    from restorefw.cli import cli
+    from restorefw.cli._common import run_cli
+
+    def invoke(*args: object) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["restorefw", *map(str, args)])
+        try:
+            run_cli(cli)
+            status = 0
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return status, captured.out + captured.err
+
+    return invoke

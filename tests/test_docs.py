@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import tomllib
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from restorefw import hookspecs, load_recipe, resolve_recipe
+from restorefw import engine, hookspecs, load_recipe, resolve_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
@@ -29,6 +30,25 @@ def test_every_hook_is_documented_with_its_signature():
         assert f"### `{_signature(fn)}`" in text, _signature(fn)
     documented = set(re.findall(r"^### `(register_\w+)\(", text, flags=re.M))
     assert documented == {fn.__name__ for fn in hooks}, "hooks.md documents hooks that do not exist"
+
+
+@pytest.mark.parametrize("name", ["Strategy", "StepContext", "Batch"])
+def test_strategy_context_and_batch_reference_matches_the_code(name: str) -> None:
+    """Every public attribute, field and method of the class is in its table in hooks.md, with the
+    method's parameters, and the table names nothing else."""
+    text = (ROOT / "docs/hooks.md").read_text()
+    section = text.split(f"### `{name}`\n", 1)[1].split("\n#", 1)[0]
+    documented = dict(re.findall(r"^\| `(\w+)(\([^)]*\))?`", section, flags=re.M))
+    cls = getattr(engine, name)
+    members = {n: v for n, v in vars(cls).items() if not n.startswith("_")}
+    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    assert set(documented) == set(members) | fields
+    for member, params in documented.items():
+        if callable(members.get(member)):
+            expected = [p for p in inspect.signature(members[member]).parameters if p != "self"]
+            assert params == f"({', '.join(expected)})", member
+        else:
+            assert params == "", f"{member} is no method"
 
 
 def _toml_blocks() -> list[tuple[str, str]]:

@@ -2,6 +2,8 @@
 
 The registry builds components from specs and never reads a file; loading lives here, as timm
 keeps it in its builder and out of its registry. Each file is read once, by the call that needs it.
+The authors' checkpoints come in through the registered importers, checked against the catalog of
+known checkpoints when the user names one, and go back out with their key names (``export``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,19 @@ from torch import Tensor, nn
 
 from restorefw._errors import CheckpointError
 from restorefw._registry import Entry, OnBuilt, Registry
-from restorefw.weights import StateDict, load_into, read_metadata, read_state_dict, save_weights
+from restorefw.weights import (
+    StateDict,
+    WeightsEntry,
+    checkpoint_files,
+    load_into,
+    read_metadata,
+    read_state_dict,
+    save_weights,
+    verify_checkpoint,
+)
 
-__all__ = ["build_model", "checkpoint_loader", "convert_checkpoint", "import_state", "importers", "load_model",
-           "part_checkpoints"]
+__all__ = ["build_model", "checkpoint_loader", "convert_checkpoint", "export_official", "import_state", "importers",
+           "load_model", "part_checkpoints", "resolve_weights"]
 
 
 def part_checkpoints(spec: Mapping[str, Any]) -> list[str]:
@@ -111,16 +122,87 @@ def import_state(state: Mapping[str, Tensor], registry: Registry, arch: str | No
     raise CheckpointError(f"no registered model recognises these {len(state)} keys (tried: {names})")
 
 
-def convert_checkpoint(src: str | Path, dst: str | Path, registry: Registry,
-                       arch: str | None = None) -> tuple[dict[str, Any], int]:
+def resolve_weights(registry: Registry, name: str, file: str | Path, *,
+                    verify: bool = True) -> tuple[Path, WeightsEntry]:
+    """A catalogued official checkpoint, found and checked: what ``--weights NAME FILE`` means.
+
+    Args:
+        registry: the registry whose catalog (``registry.weights``) knows ``name``.
+        name: the catalog name, e.g. ``"restormer/deraining"``.
+        file: the checkpoint here: its file, a folder holding the published files, or for a
+            checkpoint in several files (a TensorFlow 1 bundle) one of them or their prefix.
+        verify: compare each file's SHA-256 with the catalog's, where the catalog knows it.
+
+    Returns:
+        The file to read (for a bundle, its first published file, the ``.index``) and the entry.
+
+    Raises:
+        RegistryError: an unknown name (with the closest known one).
+        CheckpointError: a missing file (saying where the authors publish it), or a SHA-256 that
+            differs from the published one (expected and found, one line per file).
+    """
+    entry = registry.weights.get(name)
+    if not verify:
+        return checkpoint_files(entry, file)[entry.files[0]], entry
+    checks = verify_checkpoint(entry, file)
+    if bad := [check for check in checks if check.ok is False]:
+        raise CheckpointError("\n".join(check.mismatch(entry.name) for check in bad))
+    return checks[0].path, entry
+
+
+def convert_checkpoint(src: str | Path, dst: str | Path, registry: Registry, arch: str | None = None,
+                       weights: WeightsEntry | None = None) -> tuple[dict[str, Any], int]:
     """Import a foreign checkpoint as a restorefw safetensors file with the model spec in its metadata.
+
+    Args:
+        src: the checkpoint (see :func:`restorefw.weights.read_state_dict`).
+        dst: the ``.safetensors`` file to write.
+        registry: where the importers and the model are registered.
+        arch: the model to import as (default: the first importer that recognises the keys).
+        weights: a catalog entry (:func:`resolve_weights`): its model and spec are used as they
+            are, and its name is kept in the metadata (``"weights"``).
 
     Returns:
         The resolved model spec and the model's parameter count.
     """
-    spec, state = import_state(read_state_dict(src), registry, arch)
+    state = read_state_dict(src)
+    if weights is None:
+        spec, state = import_state(state, registry, arch)
+    else:
+        importer = registry.get("model", weights.model).importer
+        convert = importer.from_official if importer else None
+        spec, state = weights.model_spec, convert(state) if convert else state
     resolved = registry.resolve("model", spec, "model")
     model = build_model(registry, resolved, checkpoints=False)
     load_into(model, state, str(src))
-    save_weights(dst, model.state_dict(), {"model": resolved, "source": Path(src).name})
+    named = {"weights": weights.name} if weights else {}
+    save_weights(dst, model.state_dict(), {"model": resolved, "source": Path(src).name, **named})
     return resolved, sum(p.numel() for p in model.parameters())
+
+
+def export_official(src: str | Path, dst: str | Path, registry: Registry) -> tuple[str, list[str]]:
+    """Write a restorefw weights file as a plain safetensors file with the official key names.
+
+    Models that keep the official names (Restormer, IPT) are written as they are; others are
+    mapped by their importer's ``to_official`` (MZSR: the authors' TensorFlow names and layouts).
+    The file holds no restorefw metadata (only safetensors' ``format``), so other tools read it.
+
+    Returns:
+        The model's name and the keys written.
+
+    Raises:
+        CheckpointError: ``src`` has no restorefw model metadata, or its model has no official
+            key names (it registers no importer).
+    """
+    meta = read_metadata(src)
+    if not isinstance(meta.get("model"), dict):
+        raise CheckpointError(f"{src}: no restorefw model metadata; export takes a file written by restorefw")
+    name = meta["model"]["type"]
+    importer = registry.get("model", name).importer
+    if importer is None:
+        raise CheckpointError(f"{src}: model '{name}' has no official key names (it registers no importer); "
+                              "nothing to export")
+    state = read_state_dict(src)
+    official = importer.to_official(state) if importer.to_official else state
+    save_weights(dst, official)
+    return name, sorted(official)

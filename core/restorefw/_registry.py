@@ -2,7 +2,8 @@
 
 A :class:`Registry` holds frozen :class:`Entry` objects keyed by ``(kind, name)``.
 It is filled from a plugin manager's hooks (:meth:`Registry.from_plugins`), or by
-hand in tests, and it validates and builds components from specs.
+hand in tests, and it validates and builds components from specs. Beside the
+components it holds the catalog of known official checkpoints (:attr:`Registry.weights`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from restorefw._catalog import WeightsCatalog
 from restorefw._errors import ConfigError, RecipeError, RegistryError
-from restorefw._schema import component_fields, schema_from_signature, validation_problems
+from restorefw._schema import checked_schema, component_fields, validation_problems
 
 if TYPE_CHECKING:
     from restorefw.weights import Importer
@@ -108,10 +110,15 @@ def _split_spec(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
 
 
 class Registry:
-    """Typed registry of components, keyed by kind and name."""
+    """Typed registry of components, keyed by kind and name.
+
+    Attributes:
+        weights: the known official checkpoints (``register_weights``), by name.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
+        self.weights = WeightsCatalog()
 
     def add(self, entry: Entry) -> None:
         """Add an entry; a name taken in the same kind is an error naming both origins."""
@@ -127,7 +134,7 @@ class Registry:
 
     def register(self, kind: str, name: str, factory: Callable[..., Any], **meta: Any) -> Entry:
         """Register a component directly (tests, notebooks); returns the entry."""
-        schema = meta.pop("schema", None) or schema_from_signature(factory, name)
+        schema = checked_schema(kind, name, factory, meta.pop("schema", None))
         entry = Entry(kind=kind, name=name, factory=factory, schema=schema, **meta)
         self.add(entry)
         return entry

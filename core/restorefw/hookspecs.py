@@ -16,11 +16,14 @@ model); fields typed :func:`restorefw.ComponentField` arrive already built.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
-__all__ = ["PROJECT", "Register", "hookimpl", "hookspec"]
+if TYPE_CHECKING:
+    from restorefw._catalog import WeightsEntry
+
+__all__ = ["PROJECT", "Register", "RegisterWeights", "hookimpl", "hookspec"]
 
 PROJECT = "restorefw"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -52,6 +55,12 @@ class Register(Protocol):
         zero_shot: Callable[..., Any] | None = None,
         tags: dict[str, Any] | None = None,
     ) -> None: ...
+
+
+class RegisterWeights(Protocol):
+    """Signature of the ``register`` callback passed to ``register_weights``: one entry per call."""
+
+    def __call__(self, entry: WeightsEntry) -> None: ...
 
 
 @hookspec
@@ -173,6 +182,21 @@ def register_ops(register: Register) -> None:
     ``register(op_name, restorefw.ops.Override(name, fn, devices=..., dtypes=...,
     priority=..., available=...))`` for faster implementations, of this plugin's ops or
     another's; each must pass :func:`restorefw.testing.check_op`. ``schema`` is not used.
+    """
+
+
+@hookspec
+def register_weights(register: RegisterWeights) -> None:
+    """Register known official checkpoints: the catalog ``restorefw weights`` lists.
+
+    Call ``register(entry)`` with a :class:`restorefw.weights.WeightsEntry` per checkpoint,
+    usually every entry of a table the plugin ships::
+
+        for entry in read_weights_table(files("my_plugin") / "weights.toml"):
+            register(entry)
+
+    The entry's ``model`` must be a registered model and its ``spec`` valid for it (checked at
+    registration); its name must be new to the catalog.
     """
 
 

@@ -1,10 +1,14 @@
-"""Registration of IPT: the whole model, its heads and tails, its training strategies and its attention op."""
+"""Registration of IPT: the whole model, its heads and tails, its training strategies, its attention op and its
+official checkpoints."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
 from restorefw import Register, hookimpl
+from restorefw.hookspecs import RegisterWeights
+from restorefw.weights import read_weights_table
 from restorefw_ipt._convert import IMPORTER
 from restorefw_ipt._model import IPTConfig, build_ipt
 from restorefw_ipt._ops import register_ipt_ops
@@ -53,3 +57,8 @@ def register_strategies(register: Register) -> None:
 @hookimpl
 def register_ops(register: Register) -> None:
     register_ipt_ops(register)
+
+@hookimpl
+def register_weights(register: RegisterWeights) -> None:
+    for entry in read_weights_table(files("restorefw_ipt") / "weights.toml"):
+        register(entry)

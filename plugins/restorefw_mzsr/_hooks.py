@@ -1,4 +1,4 @@
-"""Registration of the MZSR plugin's components.
+"""Registration of the MZSR plugin's components and of the authors' checkpoints (weights.toml).
 
 Kernels are not registered here: the MZSR kernel family and test kernels already
 exist in the basic plugin (``anisotropic_gaussian``, ``fixed_gaussian`` for g_λ,
@@ -9,6 +9,7 @@ and the bicubic (g^b) down-sampling of the paper.
 from __future__ import annotations
 
 from restorefw import Register, hookimpl
+from restorefw.hookspecs import RegisterWeights
 
 _LICENSE = "Apache-2.0"
 _PAPER = ("Soh, Cho, Cho, Meta-Transfer Learning for Zero-Shot Super-Resolution, CVPR 2020, "
@@ -32,3 +33,13 @@ def register_strategies(register: Register) -> None:
 
     register("meta_transfer", MetaTransfer, schema=MetaTransferConfig, license=_LICENSE, paper=_PAPER,
              description="MZSR meta-transfer learning (MAML, multi-step loss) with zero-shot adaptation eval")
+
+
+@hookimpl
+def register_weights(register: RegisterWeights) -> None:
+    from importlib.resources import files
+
+    from restorefw.weights import read_weights_table
+
+    for entry in read_weights_table(files("restorefw_mzsr") / "weights.toml"):
+        register(entry)

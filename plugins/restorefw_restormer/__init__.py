@@ -4,7 +4,7 @@ encoder/decoder parts, with official-checkpoint import. Registered through the
 
 from restorefw_restormer._arch import Restormer, RestormerConfig, RestormerDecoder, RestormerEncoder
 from restorefw_restormer._convert import IMPORTER, infer_config, infer_spec, load_restormer
-from restorefw_restormer._hooks import register_models, register_ops
+from restorefw_restormer._hooks import register_models, register_ops, register_weights
 
 __all__ = [
     "IMPORTER",
@@ -17,4 +17,5 @@ __all__ = [
     "load_restormer",
     "register_models",
     "register_ops",
+    "register_weights",
 ]

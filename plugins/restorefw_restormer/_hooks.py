@@ -1,10 +1,13 @@
-"""Registration of Restormer as a whole model and as encoder/decoder parts."""
+"""Registration of Restormer as a whole model and as encoder/decoder parts, and of its official checkpoints."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
 from restorefw import Register, hookimpl
+from restorefw.hookspecs import RegisterWeights
+from restorefw.weights import read_weights_table
 from restorefw_restormer._arch import (
     Restormer,
     RestormerConfig,
@@ -42,3 +45,8 @@ def register_models(register: Register) -> None:
 @hookimpl
 def register_ops(register: Register) -> None:
     register_restormer_ops(register)
+
+@hookimpl
+def register_weights(register: RegisterWeights) -> None:
+    for entry in read_weights_table(files("restorefw_restormer") / "weights.toml"):
+        register(entry)

@@ -50,7 +50,7 @@ def test_catalog_is_well_formed() -> None:
     names = [p.name for p in CATALOG]
     assert len(names) == len(set(names)), "duplicate plugin names"
     for plugin in CATALOG:
-        assert set(plugin.kinds) <= {*restorefw.KINDS, "op"}, f"{plugin.name}: unknown kinds"
+        assert set(plugin.kinds) <= {*restorefw.KINDS, "op", "weights"}, f"{plugin.name}: unknown kinds"
         assert plugin.kinds == sorted(set(plugin.kinds)), f"{plugin.name}: kinds must be sorted and unique"
         assert (plugin.path is None) == (plugin.origin == "third_party"), f"{plugin.name}: path goes with the origin"
         if plugin.origin == "first_party":

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from restorefw._recipe import Recipe, as_recipe
 from restorefw._registry import Registry
+from restorefw.engine._blame import build_blamed
 from restorefw.engine._strategy import Batch
 
 __all__ = ["BatchMaker", "Prefetcher", "batch_seed"]
@@ -38,7 +39,7 @@ class BatchMaker:
         self.recipe, self.rank, self.world_size = as_recipe(recipe), rank, world_size
         self.seed = self.recipe.run.seed
         stages = self.recipe.stages
-        self.tasks = [registry.build("task", s.task) if s.task else default_task for s in stages]
+        self.tasks = [build_blamed(registry, "task", s.task) if s.task else default_task for s in stages]
         self.datasets = [registry.build("dataset", s.train) if s.train else dataset for s in stages]
 
     def shape(self, index: int, step: int) -> tuple[int, int]:

@@ -14,13 +14,15 @@ from restorefw._builder import part_checkpoints
 from restorefw._errors import ConfigError, RecipeError, RestorefwError
 from restorefw._recipe import Recipe, as_recipe
 from restorefw._registry import Registry
+from restorefw.engine._probe import probe_recipe
 from restorefw.models import describe
 
 __all__ = ["available_memory", "check_recipe", "memory_problems"]
 
 
 def check_recipe(resolved: Mapping[str, Any], registry: Registry) -> None:
-    """Build the recipe's model on the meta device and check what depends on it.
+    """Build the recipe's model on the meta device and check what depends on it, then probe every
+    component's contract (:func:`~restorefw.engine._probe.probe_recipe`).
 
     Raises:
         RecipeError: every problem found, each with its TOML path.
@@ -59,6 +61,7 @@ def check_recipe(resolved: Mapping[str, Any], registry: Registry) -> None:
     except RestorefwError as exc:
         raise RecipeError([*problems, ("task", str(exc))]) from None
     problems += memory_problems(plan, model, scale, available_memory(plan.run.device))
+    problems += probe_recipe(plan, registry)
     if problems:
         raise RecipeError(problems)
 

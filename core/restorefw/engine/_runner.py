@@ -19,6 +19,7 @@ from restorefw._errors import RunError
 from restorefw._recipe import Recipe, StageSection, as_recipe, dump_recipe
 from restorefw._registry import Registry
 from restorefw.engine._batches import BatchMaker, Prefetcher
+from restorefw.engine._blame import build_blamed
 from restorefw.engine._device import resolve_device, resolve_precision
 from restorefw.engine._distributed import any_rank, init_distributed, reduce_mean, shutdown
 from restorefw.engine._evaluate import evaluate, make_eval_pairs
@@ -106,7 +107,7 @@ class Runner:
         self.precision = resolve_precision(run.precision, self.device)
         self.progress = Progress(quiet=quiet or not self.dist.is_main)
         torch.manual_seed(run.seed)
-        self.task = registry.build("task", self.plan.task)
+        self.task = build_blamed(registry, "task", self.plan.task)
         train = registry.build("dataset", self.plan.data.train)
         self.batches = BatchMaker(self.plan, registry, train, self.task, self.dist.rank, self.dist.world_size)
         self.batches.check_sizes()
@@ -117,7 +118,7 @@ class Runner:
             self.model: nn.Module = build_model(registry, self.model_spec, checkpoints=not resume).to(self.device)
         if run.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.metrics = {spec["type"]: registry.build("metric", spec) for spec in self.plan.eval.metrics}
+        self.metrics = {spec["type"]: build_blamed(registry, "metric", spec) for spec in self.plan.eval.metrics}
         self.log = MetricsLog(self.out / "metrics.jsonl")
         self.summary: dict[str, Any] = {"stages": {}}
         self.global_step = 0
@@ -199,7 +200,7 @@ class Runner:
                 load_into(target, read_state_dict(load.checkpoint), load.checkpoint, strict=load.strict)
         for name, param in self.model.named_parameters():
             param.requires_grad_(not any(name == p or name.startswith(p.rstrip(".") + ".") for p in stage.freeze))
-        strategy: Strategy = self.registry.build("strategy", stage.strategy)
+        strategy: Strategy = build_blamed(self.registry, "strategy", stage.strategy)
         if self.dist.enabled and not strategy.supports_distributed:
             raise RunError(f"strategy '{stage.strategy['type']}' of stage '{stage.name}' does not support "
                            "torchrun/DDP; run it as a single process")
@@ -215,7 +216,7 @@ class Runner:
         model = self.dist.wrap(self.model, self.device)
         model = torch.compile(model) if self.plan.run.compile else model
         # A strategy with its own objective gets no loss component (nothing heavy built for nothing).
-        loss_fn = self.registry.build("loss", stage.loss) if strategy.uses_loss else _no_loss(stage)
+        loss_fn = build_blamed(self.registry, "loss", stage.loss) if strategy.uses_loss else _no_loss(stage)
         ctx = StepContext(model=model, loss_fn=loss_fn, optimizer=optimizer,
                           scheduler=scheduler, task=self.batches.tasks[index], device=self.device,
                           precision=self.precision, stage=stage.name, clip_grad_norm=stage.clip_grad_norm,

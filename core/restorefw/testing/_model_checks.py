@@ -26,7 +26,7 @@ from restorefw.testing._build import (
     same,
 )
 
-__all__ = ["check_model"]
+__all__ = ["check_model", "verify_gradients", "verify_round_trip"]
 
 
 def check_model(
@@ -76,11 +76,11 @@ def check_model(
         require(same(out, net(x)), built.label, "two eval-mode forward passes on the same input differ")
         require(close(_first(out), _first(net(x[:1])), atol=1e-4), built.label,
                 "in eval mode the output for one image depends on the other images of the batch")
-    _check_gradients(net, x, built.label)
+    verify_gradients(net, x, built.label)
     with torch.no_grad():
         # Again: a train-mode pass may have updated buffers such as batch-norm statistics.
         out = net(x)
-    _check_round_trip(net, make, x, out, built.label)
+    verify_round_trip(net, make, x, out, built.label)
     for device in available_devices(devices):
         if device != "cpu":
             moved = make().eval().to(device)
@@ -149,7 +149,8 @@ def _check_output(net: nn.Module, out: Any, x: Tensor, part: str | None, label: 
         require(bool(torch.isfinite(t).all()), label, "output has non-finite values")
 
 
-def _check_gradients(net: nn.Module, x: Tensor, label: str) -> None:
+def verify_gradients(net: nn.Module, x: Tensor, label: str) -> None:
+    """A train-mode forward of ``x`` gives every trainable parameter a finite gradient (some at least)."""
     params = [p for p in net.parameters() if p.requires_grad]
     if not params:
         return
@@ -163,7 +164,8 @@ def _check_gradients(net: nn.Module, x: Tensor, label: str) -> None:
     net.eval()
 
 
-def _check_round_trip(net: nn.Module, make: Callable[[], nn.Module], x: Tensor, out: Any, label: str) -> None:
+def verify_round_trip(net: nn.Module, make: Callable[[], nn.Module], x: Tensor, out: Any, label: str) -> None:
+    """``net``'s state dict, saved as safetensors and loaded into ``make()``, gives ``out`` again for ``x``."""
     from restorefw.weights import read_state_dict, save_weights
 
     fresh = make().eval()

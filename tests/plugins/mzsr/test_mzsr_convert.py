@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from torch import Tensor
 
 import restorefw
 from restorefw import CheckpointError
-from restorefw.testing import write_tf1_checkpoint
-from restorefw.weights import read_tf1_checkpoint
+from restorefw.testing import check_weights, write_tf1_checkpoint
+from restorefw.weights import read_metadata, read_state_dict, read_tf1_checkpoint
 from restorefw_mzsr._arch import MZSRNet
 from restorefw_mzsr._convert import from_official, infer_spec, to_official
 
@@ -157,3 +158,39 @@ def test_convert_command_reads_the_bundle_in_every_form(tmp_path: Path) -> None:
         assert read_metadata(dst)["model"]["channels"] == 8
         loaded = restorefw.load_model(str(dst), restorefw.default_registry())[0]
         assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("name", ["mzsr/pretrained", "mzsr/direct_x2", "mzsr/bicubic_x2", "mzsr/direct_x4",
+                                  "mzsr/multi_scale"])
+def test_catalogued_checkpoints_take_the_authors_layout(registry: restorefw.Registry, name: str) -> None:
+    model = check_weights(registry, name, _official_layout())
+    assert sum(p.numel() for p in model.parameters()) == 225_091
+    assert model.scale == (4 if name == "mzsr/direct_x4" else 2)
+
+
+@needs_mzsr_checkpoint
+def test_the_authors_checkpoint_by_its_catalog_name(cli_run: Callable[..., tuple[int, str]], tmp_path: Path) -> None:
+    dst = tmp_path / "mzsr.safetensors"
+    status, output = cli_run("convert", "--weights", "mzsr/pretrained", MZSR_CHECKPOINT / "Pretrained", dst)
+    assert status == 0, output
+    assert "mzsr/pretrained: SHA-256 verified; licence: not stated by the authors" in output
+    assert "mzsr with 225,091 parameters" in output
+    state = read_state_dict(dst)
+    assert sorted(state) == sorted(f"convs.conv{i}.{kind}" for i in range(1, 9) for kind in ("weight", "bias"))
+    assert read_metadata(dst)["weights"] == "mzsr/pretrained"
+
+
+@needs_mzsr_checkpoint
+def test_a_flipped_byte_in_the_authors_data_shard(cli_run: Callable[..., tuple[int, str]], tmp_path: Path) -> None:
+    copy = tmp_path / "Pretrained"
+    shutil.copytree(MZSR_CHECKPOINT, copy)
+    data = copy / "Pretrained.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[1000] ^= 0x01  # inside MODEL/conv1's Adam slots or kernel: some tensor's bytes
+    data.chmod(0o644)
+    data.write_bytes(bytes(raw))
+    status, output = cli_run("weights", "verify", "mzsr/pretrained", copy / "Pretrained.index")
+    assert status == 2 and f"{data}: SHA-256 differs from the published Pretrained.data-00000-of-00001" in output
+    assert "matches the published Pretrained.index" in output
+    status, output = cli_run("convert", "--weights", "mzsr/pretrained", "--no-verify", copy, tmp_path / "x.safetensors")
+    assert status == 2 and "fails its CRC32C check" in output and "Pretrained.data-00000-of-00001" in output
