@@ -89,8 +89,8 @@ def show(run: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(record.as_json(), indent=2))
         return
-    status = f"{record.status}: {STATUSES[record.status]}" + (f" ({record.message})" if record.message else "")
-    lines = [("run", f"{record.name}  {record.path}"), ("status", status),
+    lines = [("run", f"{record.name}  {record.path}"), ("status", f"{record.status}: {STATUSES[record.status]}"),
+             *([("message", record.message)] if record.message else []),
              ("stages", f"{', '.join(record.stages)} ({record.stages_done} of {len(record.stages)} done)"),
              ("steps", f"{record.steps} of {record.total_steps}"), ("wall time", _duration(record.wall_time_s)),
              ("recipe", f"sha256 {record.recipe_hash or '-'}"), ("metrics", _scores(record.metrics)),
