@@ -42,6 +42,7 @@ HOOK_KINDS: dict[str, str] = {
     "register_heads_tails": "",
     "register_kernels": "kernel",
     "register_layouts": "layout",
+    "register_loggers": "logger",
     "register_losses": "loss",
     "register_metrics": "metric",
     "register_models": "model",

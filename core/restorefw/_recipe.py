@@ -141,6 +141,8 @@ class Recipe(StrictModel):
     model: ComponentField("model")
     stages: list[StageSection] = Field([], description="training stages; none: the recipe only evaluates")
     eval: EvalSection = EvalSection()
+    loggers: list[ComponentField("logger")] = Field(
+        [], description="where metrics, sample pictures and events go besides metrics.jsonl (always written)")
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> Recipe:
@@ -232,6 +234,7 @@ def resolve_recipe(data: dict[str, Any], registry: Registry, source: str = "") -
                           ("scheduler", "scheduler"), ("task", "task"), ("train", "dataset")):
             if stage[key] is not None:
                 targets.append((key, kind, stage, f"stages[{i}].{key}"))
+    targets += [(i, "logger", resolved["loggers"], f"loggers[{i}]") for i in range(len(resolved["loggers"]))]
     for target in targets:
         key, kind, parent = target[:3]
         path = target[3] if len(target) > 3 else ("data." + key if parent is resolved["data"] else key)

@@ -31,6 +31,7 @@ KINDS: tuple[str, ...] = (
     "head",
     "kernel",
     "layout",
+    "logger",
     "loss",
     "metric",
     "model",

@@ -201,6 +201,18 @@ def register_weights(register: RegisterWeights) -> None:
 
 
 @hookspec
+def register_loggers(register: Register) -> None:
+    """Register loggers: sinks for a run's scalars, sample pictures and events.
+
+    The factory, called with the validated config, returns a :class:`restorefw.loggers.Logger`
+    (subclass it and implement what you need: ``start``, ``scalars``, ``image``, ``event``,
+    ``flush``, ``close``). The engine calls it from a background thread of its own; a logger that
+    raises is reported once and disabled while the run goes on. Write files under
+    ``RunInfo.logs`` (``<run folder>/logs``).
+    """
+
+
+@hookspec
 def register_layouts(register: Register) -> None:
     """Register test-set layouts: how evaluation sets lie on disk.
 

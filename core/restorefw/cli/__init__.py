@@ -14,6 +14,7 @@ from restorefw.cli.ops import ops
 from restorefw.cli.plugins import plugins
 from restorefw.cli.restore import restore
 from restorefw.cli.run import run
+from restorefw.cli.runs import runs
 from restorefw.cli.schema import schema
 from restorefw.cli.validate import validate
 from restorefw.cli.weights import weights
@@ -29,8 +30,8 @@ def cli(debug: bool) -> None:
     """restorefw: train, evaluate and apply image-restoration models from TOML recipes."""
 
 
-for command in (run, eval_cmd, validate, plugins, list_cmd, schema, restore, convert, export, weights, new_plugin,
-                ops):
+for command in (run, runs, eval_cmd, validate, plugins, list_cmd, schema, restore, convert, export, weights,
+                new_plugin, ops):
     cli.add_command(command)
 
 

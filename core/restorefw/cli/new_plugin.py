@@ -48,6 +48,8 @@ KINDS: dict[str, _Kind] = {
                     _toml('[task]\ntype = "deblur"\nkernel = { type = "${name}", radius_max = 3.0 }')),
     "layout": _Kind("test-set layout", ("${Name}Layout", "register_layouts"),
                     _toml('[eval]\nsets = [{ path = "datasets/${name}_set", layout = "${name}" }]')),
+    "logger": _Kind("logger", ("${Name}Logger", "${Name}LoggerConfig", "register_loggers"),
+                    _toml('[[loggers]]\ntype = "${name}"')),
     "loss": _Kind("loss", ("${Name}Loss", "${Name}LossConfig", "register_losses"),
                   _toml('[[stages]]\nname = "train"\nsteps = 100\nloss = { type = "${name}", edge_weight = 0.5 }')),
     "metric": _Kind("metric", ("${Name}Metric", "${Name}MetricConfig", "register_metrics"),

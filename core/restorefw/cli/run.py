@@ -22,10 +22,13 @@ __all__ = ["run"]
 @click.option("--overwrite", is_flag=True, help="Replace --out if it is a run folder (never any other folder).")
 @click.option("--auto-resume", is_flag=True,
               help="Resume --out if it holds an unfinished run of the same recipe; start it otherwise.")
+@click.option("--logger", "loggers", multiple=True, metavar="NAME",
+              help="Also log to NAME (tensorboard, or a plugin's logger; repeatable); metrics.jsonl is always written.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @strict_option
 def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resume: Path | None,
-        device: str | None, overwrite: bool, auto_resume: bool, quiet: bool, strict_plugins: bool | None) -> None:
+        device: str | None, overwrite: bool, auto_resume: bool, loggers: tuple[str, ...], quiet: bool,
+        strict_plugins: bool | None) -> None:
     """Train the stages of RECIPE and write checkpoints, metrics, samples and plots."""
     from restorefw.engine import RunRequest, run_recipe
 
@@ -36,7 +39,7 @@ def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resum
     if resume is not None and (recipe is not None or overrides or out is not None):
         raise click.UsageError("--resume takes the recipe and folder from the run folder; drop RECIPE, --set and --out")
     request = RunRequest(recipe=recipe, out=out, overrides=overrides, resume=resume, auto_resume=auto_resume,
-                         overwrite=overwrite, device=device, quiet=quiet)
+                         overwrite=overwrite, device=device, quiet=quiet, loggers=loggers)
     outcome = run_recipe(request, registry_for_cli(strict_plugins))
     if outcome.already_complete:
         click.echo(f"run folder: {outcome.out} (already complete)")

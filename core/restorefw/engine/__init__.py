@@ -1,8 +1,10 @@
-"""The engine: device and precision, batches, strategies, evaluation, the training loop and the eval job."""
+"""The engine: device and precision, batches, strategies, evaluation, the training loop, the eval job and run
+folders read back."""
 
 from restorefw._malloc import mapped_allocations, trim_heap
 from restorefw.engine._batches import BatchMaker, Prefetcher, batch_seed
 from restorefw.engine._checks import check_recipe
+from restorefw.engine._compare import Comparison, compare_runs, recipe_differences
 from restorefw.engine._device import autocast, resolve_device, resolve_precision
 from restorefw.engine._distributed import DistInfo
 from restorefw.engine._eval_job import EvalOutcome, EvalRequest, run_eval
@@ -20,27 +22,32 @@ from restorefw.engine._evaluate import (
 )
 from restorefw.engine._job import RunOutcome, RunRequest, run_recipe
 from restorefw.engine._restore import Restored, RestoreRequest, plan_outputs, restore_files, restore_job
-from restorefw.engine._runfolder import RunFolder
+from restorefw.engine._runfolder import RUN_ENTRIES, RunFolder
 from restorefw.engine._runner import STATE_FILE, RunInterrupted, Runner
+from restorefw.engine._runs import STATUSES, RunRecord, list_runs, read_run, recipe_hash
 from restorefw.engine._strategy import Batch, StepContext, Strategy
 
 __all__ = [
     "LEGEND",
     "Batch",
     "BatchMaker",
+    "Comparison",
     "DistInfo",
     "EvalOutcome",
     "EvalPair",
     "EvalRequest",
     "Prefetcher",
+    "RUN_ENTRIES",
     "RestoreRequest",
     "Restored",
     "RunFolder",
     "RunInterrupted",
     "RunOutcome",
+    "RunRecord",
     "RunRequest",
     "Runner",
     "STATE_FILE",
+    "STATUSES",
     "SetRequest",
     "StepContext",
     "Strategy",
@@ -48,12 +55,17 @@ __all__ = [
     "baseline_image",
     "batch_seed",
     "check_recipe",
+    "compare_runs",
     "degrade_seeded",
     "evaluate",
     "is_model_argument",
+    "list_runs",
     "make_eval_pairs",
     "mapped_allocations",
     "plan_outputs",
+    "read_run",
+    "recipe_differences",
+    "recipe_hash",
     "render_table",
     "resolve_device",
     "resolve_precision",

@@ -33,6 +33,7 @@ class RunRequest:
         device: overrides ``run.device``.
         quiet: no progress output.
         output_root: where default run folders go.
+        loggers: logger names added to the recipe's ``[[loggers]]`` (``--logger``).
     """
 
     recipe: Path | None = None
@@ -44,6 +45,7 @@ class RunRequest:
     device: str | None = None
     quiet: bool = False
     output_root: Path = Path("runs")
+    loggers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -61,8 +63,16 @@ class RunOutcome:
 
 
 def _same_recipe(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Equal apart from ``[run]`` (name, device and threads may differ between attempts)."""
-    return {**a, "run": {}} == {**b, "run": {}}
+    """Equal apart from ``[run]`` (name, device and threads may differ between attempts) and the loggers."""
+    return {**a, "run": {}, "loggers": []} == {**b, "run": {}, "loggers": []}
+
+
+def _with_loggers(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The recipe with ``--logger`` names appended to its ``[[loggers]]`` (a malformed list is left to validation)."""
+    loggers = data.get("loggers", [])
+    if names and isinstance(loggers, list):
+        data["loggers"] = [*loggers, *({"type": name} for name in names)]
+    return data
 
 
 def _decide(request: RunRequest, folder: RunFolder | None, registry: Registry) -> tuple[Path | None, bool, bool]:
@@ -117,7 +127,8 @@ def run_recipe(request: RunRequest, registry: Registry) -> RunOutcome:
     if request.device:
         overrides.append(f'run.device="{request.device}"')
     assert recipe_path is not None
-    resolved = resolve_recipe(load_recipe(recipe_path, overrides), registry, source=str(recipe_path))
+    resolved = resolve_recipe(_with_loggers(load_recipe(recipe_path, overrides), request.loggers), registry,
+                              source=str(recipe_path))
     check_recipe(resolved, registry)
     if not resolved["stages"]:
         return _evaluate_recipe(request, resolved, str(recipe_path), registry)

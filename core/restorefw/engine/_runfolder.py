@@ -57,6 +57,27 @@ class RunFolder:
         return (self.path / self.final).is_file()
 
     @property
+    def in_use(self) -> bool:
+        """A live process holds the folder's lock (a run writes it now).
+
+        Probed by taking a shared lock and releasing it at once: a run that starts in that instant
+        is refused, as if another run held the folder.
+        """
+        import fcntl
+
+        try:
+            fd = os.open(self.path / LOCK, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    @property
     def resumable(self) -> bool:
         """The run saved a training state to continue from."""
         return (self.path / STATE).is_file()

@@ -24,9 +24,11 @@ from restorefw.engine._device import resolve_device, resolve_precision
 from restorefw.engine._distributed import any_rank, init_distributed, reduce_mean, shutdown
 from restorefw.engine._evaluate import evaluate, make_eval_pairs
 from restorefw.engine._progress import Progress
-from restorefw.engine._runlog import MetricsLog, plot_metrics, safe_name, save_sample
+from restorefw.engine._runlog import plot_metrics, safe_name, save_sample
 from restorefw.engine._signals import EXIT_CODES, SignalRequests
 from restorefw.engine._strategy import StepContext, Strategy
+from restorefw.engine._tracking import Tracker
+from restorefw.loggers import MetricsLog, Step
 from restorefw.ops import use
 from restorefw.weights import atomic_write, load_into, load_state, read_state_dict, save_state, save_weights
 
@@ -129,6 +131,8 @@ class Runner:
         self.global_step = 0
         self.signals = SignalRequests()
         self._last_save = time.monotonic()
+        self.tracker = Tracker.for_run(registry, self.plan.loggers, enabled=self.dist.is_main)
+        self.resumed_from: Step | None = None
 
     def checkpoint_metadata(self, stage: str, step: int) -> dict[str, Any]:
         """Metadata stored in every weights file: enough to rebuild the model."""
@@ -157,7 +161,8 @@ class Runner:
         if self.val_data is not None and self.dist.is_main:
             pairs = make_eval_pairs(self.val_data, self.task, self.plan.run.seed, self.plan.data.val_max_size)
         try:
-            with self.signals.installed():
+            with self.signals.installed(), self.tracker.session(self.plan, self.out, self.resumed_from,
+                                                                interrupts=(RunInterrupted,)):
                 for index in range(first_stage, len(self.plan.stages)):
                     self._run_stage(index, pairs, first_step if index == first_stage else 0,
                                     state if index == first_stage else None)
@@ -185,8 +190,7 @@ class Runner:
         self.summary = state.get("summary", self.summary)
         self.global_step = state.get("global_step", 0)
         torch.set_rng_state(state["torch_rng"])
-        if self.dist.is_main:
-            self.log.truncate_after(state["stage"], state["step"], [s.name for s in self.plan.stages])
+        self.resumed_from = Step(state["stage"], state["step"], self.global_step)
         if state["stage_complete"]:
             return state["stage_index"] + 1, 0, None
         return state["stage_index"], state["step"], state
@@ -232,6 +236,8 @@ class Runner:
     def _run_stage(self, index: int, pairs: list[Any], start_step: int, state: dict[str, Any] | None) -> None:
         stage = self.plan.stages[index]
         ctx, strategy = self._prepare_stage(index, state)
+        self.tracker.event(Step(stage.name, start_step, self.global_step), "stage_start", steps=stage.steps,
+                           strategy=stage.strategy["type"])
         stage_start, losses = time.perf_counter(), []
         eval_every, step = stage.eval_every or stage.steps, start_step
         prefetch = self.plan.data.prefetch
@@ -252,7 +258,9 @@ class Runner:
                     step += 1
                     self.global_step += 1
                     losses.append(logs["loss"])
-                    advance(logs["loss"], batch.lq.shape[0] * stage.accumulate * self.dist.world_size)
+                    images = batch.lq.shape[0] * stage.accumulate * self.dist.world_size
+                    advance(logs["loss"], images)
+                    self.tracker.count(images)
                     if step % stage.log_every == 0 or step == stage.steps:
                         logs = reduce_mean({**logs, "lr": ctx.optimizer.param_groups[0]["lr"]}, self.dist, self.device)
                         self._log(stage.name, step, logs)
@@ -273,6 +281,8 @@ class Runner:
         recent = losses[-10:]
         record.update(steps=stage.steps, time_s=time.perf_counter() - stage_start,
                       final_loss=sum(recent) / len(recent) if recent else None, skipped_steps=ctx.skipped_steps)
+        self.tracker.event(Step(stage.name, stage.steps, self.global_step), "stage_end", time_s=record["time_s"],
+                           final_loss=record["final_loss"])
         self._save(index, stage.steps, ctx, complete=True)
 
     def _checkpoint_if_due(self, index: int, step: int, ctx: StepContext) -> None:
@@ -306,16 +316,16 @@ class Runner:
                            f"({self.out / 'checkpoints' / f'{stage}-{step}.safetensors'}); fix the cause and "
                            f"continue with restorefw run --resume {self.out}") from exc
 
-    def _log(self, stage: str, step: int, values: dict[str, Any]) -> None:
+    def _log(self, stage: str, step: int, values: dict[str, Any], group: str = "train") -> None:
         if self.dist.is_main:
-            self.log.write({"stage": stage, "step": step, "global_step": self.global_step, **values})
+            self.tracker.scalars(Step(stage, step, self.global_step), values, group)
 
     def _evaluate(self, stage: str, step: int, pairs: list[Any], final: bool) -> None:
         ev = self.plan.eval
         means, records, outputs = evaluate(self.model, pairs, self.metrics, self.device, self.precision,
                                            ev.tile, ev.tile_overlap, ev.tile_mode)
         scores = {k: v for k, v in means.items() if not k.startswith("input_")}
-        self._log(stage, step, {f"val_{k}": v for k, v in scores.items()})
+        self._log(stage, step, scores, "val")
         self.progress.note(stage, step, scores)
         if not final:
             return
@@ -324,12 +334,15 @@ class Runner:
             per_image=records,
         )
         for pair, restored in list(zip(pairs, outputs, strict=True))[: ev.samples]:
-            save_sample(self.out / "samples" / f"{stage}_{safe_name(pair.name)}.png", pair.baseline, restored,
-                        pair.target)
+            strip = save_sample(self.out / "samples" / f"{stage}_{safe_name(pair.name)}.png", pair.baseline,
+                                restored, pair.target)
+            self.tracker.image(Step(stage, step, self.global_step), f"samples/{pair.name}", strip)
 
     def _save(self, index: int, step: int, ctx: StepContext, complete: bool) -> None:
         if not self.dist.is_main:
             return
+        # Everything logged up to this step is on disk before a resume could start from it.
+        self.tracker.flush()
         name = self.plan.stages[index].name
         weights, meta, ckpt = self.model.state_dict(), self.checkpoint_metadata(name, step), self.out / "checkpoints"
         save_weights(ckpt / f"{name}-{step}.safetensors", weights, meta)
@@ -343,6 +356,8 @@ class Runner:
         save_weights(ckpt / "last.safetensors", weights, meta)
         self._prune(name, step)
         self._last_save = time.monotonic()
+        self.tracker.event(Step(name, step, self.global_step), "checkpoint", stage_complete=complete,
+                           file=f"checkpoints/{name}-{step}.safetensors")
 
     def _prune(self, stage: str, newest: int) -> None:
         """Keep the newest ``keep_last_n`` intermediate checkpoints of a stage (stage-final ones always stay)."""

@@ -49,7 +49,8 @@ Kernel plugins check each override of an op against the op's reference with
 the engine runs them, on a small fake model unless ``model_spec=`` names one:
 ``check_strategy(registry, "warmup_freeze", warmup_steps=1)``; heads and tails are checked alone and
 against each other: ``check_head_tail(registry, "my.head", partner="my.tail")``; datasets with
-``check_dataset``.
+``check_dataset``; loggers play an interrupted and resumed run with
+``check_logger(registry, "my_logger", read_scalars=read_back)``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from restorefw.testing._build import ContractError, available_devices
 from restorefw.testing._data_checks import check_degradation, check_kernel, check_task
 from restorefw.testing._fakes import FakeDegradation, FakeKernel, FakeLoss, FakeMetric, FakeModel, FakePlugin
 from restorefw.testing._layout_checks import check_layout
+from restorefw.testing._logger_checks import check_logger
 from restorefw.testing._managers import plugin_manager, registry_with
 from restorefw.testing._model_checks import check_model
 from restorefw.testing._op_checks import check_op, op_registry_with
@@ -85,6 +87,7 @@ __all__ = [
     "check_head_tail",
     "check_kernel",
     "check_layout",
+    "check_logger",
     "check_loss",
     "check_metric",
     "check_model",

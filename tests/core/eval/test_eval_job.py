@@ -13,7 +13,7 @@ from eval_helpers import call_cli, eval_json, png, scores, tiny_checkpoint
 
 from restorefw import resolve_recipe
 from restorefw.data import mod_crop, quantize_8bit, read_image
-from restorefw.engine import Runner
+from restorefw.engine import Runner, read_run
 from restorefw.ops import resolve
 from restorefw.testing import make_sr_pack, tiny_recipe
 
@@ -49,6 +49,7 @@ def test_eval_reproduces_the_runs_final_validation(trained_run, tmp_path, monkey
     assert scores(summary, "input", "val") == final["input"]
     assert summary["status"] == "complete" and summary["sets"][0]["protocol"]["name"] == "recipe"
     assert "tiny" in out and "val" in out and f"evaluation folder: {tmp_path / 'ev'}" in out
+    assert read_run(tmp_path / "ev").status == "complete"  # restorefw runs lists it as such
     # Off a terminal, progress is plain lines with counts.
     assert "eval val: 2 images" in err and "eval val: 2/2 images" in err
 
