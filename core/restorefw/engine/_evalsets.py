@@ -140,7 +140,8 @@ def open_sets(requests: Sequence[SetRequest], models: Sequence[EvalModel], regis
                     raise
                 # The scale came from a model: say which, since a mismatch is the likely cause.
                 raise DataError(f"{exc} (scored at x{scale}, the scale of model '{labels[0]}')") from None
-            opened.append(_testset(testset, labels, protocol, _task_for(testset, models, task, registry), limit))
+            scored = [m for m in models if m.label in labels]
+            opened.append(_testset(testset, labels, protocol, _task_for(testset, scored, task, registry), limit))
     _unique_keys(opened)
     return opened
 
