@@ -37,25 +37,19 @@ def test_the_contracts_hold() -> None:
     assert "broken" not in result.stdout.lower().replace("0 broken", "")
 
 
-def test_an_upward_import_breaks_the_floors(tree: Path) -> None:
-    errors = tree / "core/restorefw/_errors.py"
-    errors.write_text(errors.read_text() + "\nfrom restorefw.engine import Runner  # planted\n")
+@pytest.mark.parametrize(("module", "planted", "reported"), [
+    # a floor importing one above it
+    ("core/restorefw/_errors.py", "from restorefw.engine import Runner", "restorefw._errors -> restorefw.engine"),
+    # a plugin importing a private module of the core
+    ("plugins/restorefw_ddep/_hooks.py", "from restorefw._registry import Registry",
+     "restorefw_ddep._hooks -> restorefw._registry"),
+    # a cycle between two modules of a plugin
+    ("plugins/restorefw_restormer/_streaming.py", "from restorefw_restormer._arch import Restormer",
+     "No import cycles between sibling modules"),
+], ids=["upward", "private", "cycle"])
+def test_a_planted_import_breaks_a_contract(tree: Path, module: str, planted: str, reported: str) -> None:
+    path = tree / module
+    path.write_text(path.read_text() + f"\n{planted}  # planted\n")
     result = _lint(tree)
-    assert result.returncode != 0
-    assert "restorefw._errors -> restorefw.engine" in result.stdout
-
-
-def test_a_plugin_importing_a_private_core_module_is_caught(tree: Path) -> None:
-    hooks = tree / "plugins/restorefw_ddep/_hooks.py"
-    hooks.write_text(hooks.read_text() + "\nfrom restorefw._registry import Registry  # planted\n")
-    result = _lint(tree)
-    assert result.returncode != 0
-    assert "restorefw_ddep._hooks -> restorefw._registry" in result.stdout
-
-
-def test_a_cycle_between_plugin_modules_is_caught(tree: Path) -> None:
-    streaming = tree / "plugins/restorefw_restormer/_streaming.py"
-    streaming.write_text(streaming.read_text() + "\nfrom restorefw_restormer._arch import Restormer  # planted\n")
-    result = _lint(tree)
-    assert result.returncode != 0
-    assert "No import cycles" in result.stdout and "BROKEN" in result.stdout
+    assert result.returncode != 0 and "BROKEN" in result.stdout
+    assert reported in result.stdout
