@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from benchmarks._cases_precision import quality_rows
-from restorefw.engine import autocast
 from benchmarks._cases_restormer import RESTORMER_TINY
 from benchmarks._common import interleaved, result_row
+from restorefw.engine import autocast
 
 __all__ = ["case_cuda"]
 

@@ -114,7 +114,7 @@ def _mzsr_rows(images: Tensor, precisions: list[str], quick: bool, device: torch
                 adapted = adapt(model, lr_image.to(device), kernel, steps=steps, lr=0.01)
             restored.append(restore_all(adapted, lr_image[None], None))
         outs[precision] = torch.cat(restored)
-    from restorefw.engine import precision_support
+    from restorefw.models import precision_support
 
     support = precision_support(model)
     return [("mzsr_adaptation", p, scores(outs[p], images), scores(outs["fp32"], images),
@@ -134,7 +134,7 @@ def quality_rows(quick: bool, precisions: list[str], device: torch.device = _CPU
     Rows are named ``precision_quality_<model>_<precision>``, with ``_cuda`` before the
     precision on a GPU.
     """
-    from restorefw.engine import precision_support
+    from restorefw.models import precision_support
 
     data = eval_set(48, EVAL_NAMES[:2]) if quick else eval_set(128)
     results = []

@@ -174,7 +174,8 @@ def main() -> None:
             seeds.append({"seed": seed, **one_seed(registry, args, seed, encoder, Path(tmp) / str(seed))})
     report = {"benchmark": "ddep_compare", "model": args.model, "config": {k: str(v) for k, v in vars(args).items()},
               "threads": torch.get_num_threads(), "torch": torch.__version__, **summarise(seeds),
-              "supervised_loss": sup["final_loss"], "seeds": seeds, "wall_time_s": round(time.perf_counter() - start, 1)}
+              "supervised_loss": sup["final_loss"], "seeds": seeds,
+              "wall_time_s": round(time.perf_counter() - start, 1)}
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")

@@ -41,7 +41,8 @@ def main() -> None:
             seconds[side] = time.perf_counter() - start
     diff = (outputs["restorefw"] - outputs["reference"]).abs().max().item()
     row = result_row(f"ipt_chop_{args.body}_{args.size}", "s", seconds["restorefw"], seconds["reference"],
-                     body=args.body, parameters=sum(p.numel() for p in model.parameters()), chop_batch=model.config.chop_batch,
+                     body=args.body, parameters=sum(p.numel() for p in model.parameters()),
+                     chop_batch=model.config.chop_batch,
                      max_abs_diff=diff, outputs_agree=diff <= 1e-4,
                      reference_is="the same chop, one tile per forward call")
     print(json.dumps({"benchmark": "ipt_chop", "results": [row], "environment": environment()}, indent=2))

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 
 import restorefw
+from restorefw._builder import load_model
 from restorefw.engine import Runner, evaluate, make_eval_pairs
-from restorefw.models import load_model
 
 PRETRAIN = ["astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "camera", "coins",
             "brick"]

@@ -1,7 +1,9 @@
-"""Shared fixtures: a registry of the installed plugins, built once per session; precision gaps."""
+"""Shared fixtures: a registry of the installed plugins, built once per session; the CLI run in-process;
+precision gaps."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -36,3 +38,23 @@ def precision_gap() -> Callable[[nn.Module, Tensor, str], tuple[float, float]]:
         return diff.max().item(), diff.mean().item()
 
     return gap
+
+
+@pytest.fixture
+def cli_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
+    """``restorefw ARGS...`` in this process, as the console script runs it (user errors exit 2):
+    returns the exit status and stdout + stderr."""
+    from restorefw.cli import cli
+    from restorefw.cli._common import run_cli
+
+    def invoke(*args: object) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["restorefw", *map(str, args)])
+        try:
+            run_cli(cli)
+            status = 0
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return status, captured.out + captured.err
+
+    return invoke

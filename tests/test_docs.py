@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import tomllib
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from restorefw import hookspecs, load_recipe, resolve_recipe
+from restorefw import engine, hookspecs, load_recipe, resolve_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
@@ -31,6 +32,25 @@ def test_every_hook_is_documented_with_its_signature():
     assert documented == {fn.__name__ for fn in hooks}, "hooks.md documents hooks that do not exist"
 
 
+@pytest.mark.parametrize("name", ["Strategy", "StepContext", "Batch"])
+def test_strategy_context_and_batch_reference_matches_the_code(name: str) -> None:
+    """Every public attribute, field and method of the class is in its table in hooks.md, with the
+    method's parameters, and the table names nothing else."""
+    text = (ROOT / "docs/hooks.md").read_text()
+    section = text.split(f"### `{name}`\n", 1)[1].split("\n#", 1)[0]
+    documented = dict(re.findall(r"^\| `(\w+)(\([^)]*\))?`", section, flags=re.M))
+    cls = getattr(engine, name)
+    members = {n: v for n, v in vars(cls).items() if not n.startswith("_")}
+    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    assert set(documented) == set(members) | fields
+    for member, params in documented.items():
+        if callable(members.get(member)):
+            expected = [p for p in inspect.signature(members[member]).parameters if p != "self"]
+            assert params == f"({', '.join(expected)})", member
+        else:
+            assert params == "", f"{member} is no method"
+
+
 def _toml_blocks() -> list[tuple[str, str]]:
     blocks = []
     for path in DOCS:
@@ -40,18 +60,20 @@ def _toml_blocks() -> list[tuple[str, str]]:
 
 
 def _is_whole_recipe(block: str) -> bool:
-    return all(f"\n{section}" in f"\n{block}" for section in ("[data]", "[task]", "[model]", "[[stages]]"))
+    """A recipe that trains ([data], [task], [model], [[stages]]) or one that only evaluates ([model], [eval] sets)."""
+    has = [f"\n{section}" in f"\n{block}" for section in ("[data]", "[task]", "[model]", "[[stages]]", "[eval]")]
+    return all(has[:4]) or (has[2] and has[4] and not has[3] and "\nsets = " in block)
 
 
 @pytest.mark.parametrize("name,block", [b for b in _toml_blocks() if _is_whole_recipe(b[1])], ids=lambda v: v if
                          isinstance(v, str) and "[" in v and "\n" not in v else "")
 def test_recipes_in_docs_validate(registry, name, block):
-    """Whole recipes (with [data], [task], [model] and [[stages]]) validate; snippets only need to parse."""
+    """Whole recipes (training or evaluating ones) validate; snippets only need to parse."""
     resolve_recipe(tomllib.loads(block), registry, source=name)
 
 
 def test_doc_snippets_parse_as_toml():
-    for name, block in _toml_blocks():
+    for _, block in _toml_blocks():
         tomllib.loads(block)
 
 

@@ -11,6 +11,7 @@ import importlib
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from restorefw import _defaults
 from restorefw._errors import (
     CheckpointError,
     ConfigError,
@@ -23,13 +24,22 @@ from restorefw._errors import (
 )
 
 if TYPE_CHECKING:
-    from restorefw._manager import API_VERSION, PluginFailure, PluginInfo, build_registry, get_plugin_manager
+    from restorefw._builder import build_model, load_model
+    from restorefw._manager import (
+        API_VERSION,
+        PluginFailure,
+        PluginInfo,
+        build_op_registry,
+        build_registry,
+        get_plugin_manager,
+    )
     from restorefw._recipe import apply_overrides, dump_recipe, load_recipe, resolve_recipe
     from restorefw._registry import KINDS, Entry, Registry
     from restorefw._schema import ComponentField, StrictModel
     from restorefw._task import Task
     from restorefw.engine import Batch, Runner, StepContext, Strategy
-    from restorefw.hookspecs import hookimpl
+    from restorefw.hookspecs import Register, hookimpl
+    from restorefw.ops import OpRegistry
 
 __version__ = "0.1.0"
 
@@ -46,6 +56,7 @@ __all__ = [
     "PluginFailure",
     "PluginInfo",
     "RecipeError",
+    "Register",
     "Registry",
     "RegistryError",
     "RestorefwError",
@@ -57,6 +68,8 @@ __all__ = [
     "Task",
     "__version__",
     "apply_overrides",
+    "build_model",
+    "build_op_registry",
     "build_registry",
     "create",
     "default_registry",
@@ -64,19 +77,21 @@ __all__ = [
     "get_plugin_manager",
     "hookimpl",
     "list_components",
+    "load_model",
     "load_recipe",
     "resolve_recipe",
 ]
 
 # Imported on first use, so that ``restorefw --help`` loads neither torch nor pydantic.
 _LAZY = {
-    **dict.fromkeys(("API_VERSION", "PluginFailure", "PluginInfo", "build_registry", "get_plugin_manager"),
-                    "restorefw._manager"),
+    **dict.fromkeys(("API_VERSION", "PluginFailure", "PluginInfo", "build_op_registry", "build_registry",
+                     "get_plugin_manager"), "restorefw._manager"),
     **dict.fromkeys(("apply_overrides", "dump_recipe", "load_recipe", "resolve_recipe"), "restorefw._recipe"),
     **dict.fromkeys(("KINDS", "Entry", "Registry"), "restorefw._registry"),
     **dict.fromkeys(("ComponentField", "StrictModel"), "restorefw._schema"),
+    **dict.fromkeys(("build_model", "load_model"), "restorefw._builder"),
     "Task": "restorefw._task",
-    "hookimpl": "restorefw.hookspecs",
+    **dict.fromkeys(("Register", "hookimpl"), "restorefw.hookspecs"),
     **dict.fromkeys(("Batch", "Runner", "StepContext", "Strategy"), "restorefw.engine"),
 }
 
@@ -97,13 +112,25 @@ def default_registry() -> Registry:
     return build_registry(get_plugin_manager())
 
 
+def _installed_ops() -> OpRegistry:
+    from restorefw._manager import build_op_registry, get_plugin_manager
+
+    return build_op_registry(get_plugin_manager())
+
+
+# The op registry sits below the plugin manager; the default it falls back on is wired here.
+_defaults.provide("op_registry", _installed_ops)
+
+
 def create(kind: str, spec: Any = None, /, **params: Any) -> Any:
-    """Build a registered component from the default registry.
+    """Build a registered component from the default registry (a model with its ``checkpoint`` files).
 
     Example:
         ``restorefw.create("metric", "psnr", crop_border=4, y_channel=True)(pred, target)``
     """
-    return default_registry().create(kind, spec, **params)
+    from restorefw._builder import checkpoint_loader
+
+    return default_registry().create(kind, spec, on_built=checkpoint_loader() if kind == "model" else None, **params)
 
 
 def list_components(kind: str | None = None, pattern: str | None = None) -> list[Entry]:

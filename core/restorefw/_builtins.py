@@ -1,4 +1,5 @@
-"""Components the core ships itself: optimizers, LR schedules, encoder–decoder composition."""
+"""Components the core ships itself: optimizers, LR schedules, encoder–decoder composition, loggers,
+test-set layouts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import Field, create_model
 
 from restorefw._schema import ComponentField, StrictModel
 from restorefw.hookspecs import Register, hookimpl
+from restorefw.loggers import JsonlLogger, TensorBoardConfig, TensorBoardLogger
 
 
 class AdamConfig(StrictModel):
@@ -147,3 +149,23 @@ def register_models(register: Register) -> None:
         description="any registered encoder + decoder; state-dict keys 'encoder.*', 'decoder.*'",
         license="Apache-2.0",
     )
+
+
+class JsonlConfig(StrictModel):
+    """The ``jsonl`` logger takes no parameters."""
+
+
+@hookimpl
+def register_loggers(register: Register) -> None:
+    register("jsonl", JsonlLogger, schema=JsonlConfig, license="Apache-2.0",
+             description="metrics.jsonl and logs/events.jsonl in the run folder (always on)")
+    register("tensorboard", TensorBoardLogger, schema=TensorBoardConfig, license="Apache-2.0",
+             description="TensorBoard event files in logs/tensorboard (pip install 'restorefw[tensorboard]')")
+
+
+@hookimpl
+def register_layouts(register: Register) -> None:
+    from restorefw.data import LAYOUTS
+
+    for layout in LAYOUTS:
+        register(layout.name, type(layout), description=layout.looks_for, license="Apache-2.0")

@@ -1,25 +1,26 @@
 """Plugin loading: entry points in group ``restorefw``, one at a time.
 
-A plugin that fails to import, targets another API version, breaks a hook or
-registers a name that is already taken is recorded as a :class:`PluginFailure`
-and the others keep working, unless strict mode asks to raise.
+Each plugin is loaded and validated on its own. A plugin that fails to import, targets another
+API version, defines a hook with the wrong signature, misspells a hook, leaves a hook-named
+function unmarked, raises in a hook, registers something that cannot be built, registers a name
+that is already taken or registers nothing is recorded as a :class:`PluginFailure` of that plugin
+(naming the hook and its definition) and the others keep working, unless strict mode asks to raise.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from importlib import metadata
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
-from restorefw import hookspecs
-from restorefw._errors import PluginError, RegistryError
-from restorefw._registry import Entry, Registry
-from restorefw._schema import schema_from_signature
+from restorefw import _builtins, hookspecs
+from restorefw._catalog import WeightsEntry
+from restorefw._errors import ConfigError, PluginError, RegistryError
+from restorefw._hookcheck import definition
+from restorefw._plugins import API_VERSION, PluginFailure, PluginInfo, PluginManager, StrictFailure, where
+from restorefw._registry import PARTS, Entry, Registry
+from restorefw._schema import checked_schema
 
 if TYPE_CHECKING:
     from restorefw.ops import OpRegistry
@@ -35,14 +36,13 @@ __all__ = [
     "get_plugin_manager",
 ]
 
-API_VERSION = 1
-"""Major version of the plugin API; a plugin may declare ``RESTOREFW_API_VERSION``."""
-
 HOOK_KINDS: dict[str, str] = {
     "register_datasets": "dataset",
     "register_degradations": "degradation",
     "register_heads_tails": "",
     "register_kernels": "kernel",
+    "register_layouts": "layout",
+    "register_loggers": "logger",
     "register_losses": "loss",
     "register_metrics": "metric",
     "register_models": "model",
@@ -51,61 +51,9 @@ HOOK_KINDS: dict[str, str] = {
     "register_strategies": "strategy",
     "register_tasks": "task",
 }
-"""Hook name → component kind (heads/tails take theirs from ``tags['part']``).
+"""Hook name → component kind (heads and tails take theirs from ``part``).
 
 ``register_ops`` is not here: ops are no components; :func:`build_op_registry` collects them."""
-
-_CORE = "restorefw._builtins"
-
-
-@dataclass(frozen=True)
-class PluginFailure:
-    """A plugin that could not be (fully) used."""
-
-    name: str
-    distribution: str
-    version: str
-    error: str
-
-
-@dataclass
-class PluginInfo:
-    """A loaded plugin and what it registered."""
-
-    name: str
-    distribution: str
-    version: str
-    module: str
-    hooks: list[str] = field(default_factory=list)
-    registered: dict[str, list[str]] = field(default_factory=dict)
-
-
-class PluginManager(pluggy.PluginManager):
-    """pluggy manager that remembers where plugins came from and what failed."""
-
-    def __init__(self, strict: bool = False) -> None:
-        super().__init__(hookspecs.PROJECT)
-        self.add_hookspecs(hookspecs)
-        self.strict = strict
-        self.failures: list[PluginFailure] = []
-        self.info: dict[str, PluginInfo] = {}
-
-    def add_plugin(self, module: ModuleType | Any, name: str, distribution: str = "", version: str = "") -> None:
-        """Register one plugin object, checking its declared API version."""
-        wanted = getattr(module, "RESTOREFW_API_VERSION", API_VERSION)
-        if wanted != API_VERSION:
-            self.fail(name, distribution, version, f"needs plugin API version {wanted}, this restorefw has {API_VERSION}")
-            return
-        self.register(module, name=name)
-        hooks = sorted(h.name for h in self.get_hookcallers(module) or ())
-        self.info[name] = PluginInfo(name, distribution, version, getattr(module, "__name__", repr(module)), hooks)
-
-    def fail(self, name: str, distribution: str, version: str, error: str) -> None:
-        """Record a failure; in strict mode raise it instead."""
-        failure = PluginFailure(name, distribution, version, error)
-        if self.strict:
-            raise PluginError(f"plugin '{name}' ({distribution} {version}): {error}".replace(" ()", ""))
-        self.failures.append(failure)
 
 
 def _env_flag(name: str) -> bool:
@@ -127,10 +75,8 @@ def get_plugin_manager(
         strict: raise on the first plugin problem; defaults to ``RESTOREFW_STRICT_PLUGINS``.
         plugins: extra ``(name, module_or_object)`` plugins, e.g. test doubles.
     """
-    import importlib
-
     pm = PluginManager(strict=_env_flag("RESTOREFW_STRICT_PLUGINS") if strict is None else strict)
-    pm.add_plugin(importlib.import_module(_CORE), "core", "restorefw", _version("restorefw"))
+    pm.add_plugin(_builtins, "core", "restorefw", _version("restorefw"))
     if only is None and "RESTOREFW_LOAD_PLUGINS" in os.environ:
         only = [s.strip() for s in os.environ["RESTOREFW_LOAD_PLUGINS"].split(",") if s.strip()]
     wanted = None if only is None else set(only)
@@ -145,7 +91,7 @@ def get_plugin_manager(
                 continue
             try:
                 module = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import error is the plugin's, recorded
+            except Exception as exc:
                 pm.fail(ep.name, dist, version, f"import of '{ep.value}' failed: {type(exc).__name__}: {exc}")
                 continue
             pm.add_plugin(module, ep.name, dist, version)
@@ -162,20 +108,78 @@ def _version(dist: str) -> str:
 
 
 def build_registry(pm: PluginManager) -> Registry:
-    """Call every plugin's hooks, one plugin at a time, and collect their components."""
+    """Call every plugin's hooks, one plugin at a time, and collect their components.
+
+    A component that cannot be registered, a hook that raises and a plugin that registers
+    nothing are recorded as that plugin's failures; the rest of the plugin still registers.
+    """
     registry = Registry()
     for hook_name, kind in HOOK_KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             info = pm.info.get(impl.plugin_name)
-            if info is None:
-                continue
-            try:
-                impl.function(register=_make_register(registry, kind, hook_name, info))
-            except (RegistryError, PluginError) as exc:
-                pm.fail(info.name, info.distribution, info.version, f"{hook_name}: {exc}")
-            except Exception as exc:  # noqa: BLE001 - a broken hook must not break the others
-                pm.fail(info.name, info.distribution, info.version, f"{hook_name} raised {type(exc).__name__}: {exc}")
+            if info is not None:
+                register = _make_register(pm, registry, kind, hook_name, definition(impl.function), info)
+                _call_hook(pm, impl.function, hook_name, info, register)
+    _collect_weights(pm, registry)
+    for info in pm.info.values():
+        if info.name != "core" and not info.registered and "register_ops" not in info.hooks \
+                and pm.status(info.name) == "ok":
+            what = f"its hooks ({', '.join(info.hooks)}) never called register" if info.hooks else \
+                "it has no function marked with @restorefw.hookimpl"
+            pm.fail(info.name, info.distribution, info.version, f"registered no components: {what}",
+                    level="warning")
     return registry
+
+
+def _call_hook(pm: PluginManager, function: Any, hook_name: str, info: PluginInfo, register: Any) -> None:
+    """Call one hook implementation; whatever it raises becomes its plugin's failure."""
+    try:
+        function(register=register)
+    except StrictFailure:
+        raise
+    except Exception as exc:
+        hook_def = definition(function)
+        pm.fail(info.name, info.distribution, info.version,
+                f"{where(hook_name, hook_def)} raised {type(exc).__name__}: {_one_line(exc)}",
+                hook=hook_name, definition=hook_def)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _collect_weights(pm: PluginManager, registry: Registry) -> None:
+    """Every plugin's ``register_weights`` into ``registry.weights``, after all models are registered."""
+    for impl in pm.hook.register_weights.get_hookimpls():
+        info = pm.info.get(impl.plugin_name)
+        if info is not None:
+            register = _make_register_weights(pm, registry, definition(impl.function), info)
+            _call_hook(pm, impl.function, "register_weights", info, register)
+
+
+def _make_register_weights(pm: PluginManager, registry: Registry, hook_def: str,
+                           info: PluginInfo) -> hookspecs.RegisterWeights:
+    """The ``register`` callback of one plugin's ``register_weights``; an entry that does not fit is
+    recorded as the plugin's failure and skipped."""
+
+    def register(entry: WeightsEntry) -> None:
+        try:
+            if not isinstance(entry, WeightsEntry):
+                raise PluginError("register_weights takes a restorefw.weights.WeightsEntry, got "
+                                  f"{type(entry).__name__}")
+            try:
+                registry.resolve("model", entry.model_spec)
+            except ConfigError as exc:
+                problems = str(exc).replace("\n", "; ")
+                raise PluginError(f"weights '{entry.name}' do not fit model '{entry.model}': {problems}") from None
+            registry.weights.add(entry.model_copy(update={"plugin": info.name}))
+        except (RegistryError, PluginError) as exc:
+            pm.fail(info.name, info.distribution, info.version, f"{where('register_weights', hook_def)}: {exc}",
+                    hook="register_weights", definition=hook_def)
+            return
+        info.registered.setdefault("weights", []).append(entry.name)
+
+    return register
 
 
 def build_op_registry(pm: PluginManager) -> OpRegistry:
@@ -183,58 +187,69 @@ def build_op_registry(pm: PluginManager) -> OpRegistry:
 
     A plugin whose hook raises, or whose overrides have no reference, is recorded as a failure.
     """
-    from restorefw.ops import OpRegistry
-    from restorefw.ops._layernorm import register_core_ops
+    from restorefw.ops import OpRegistry, register_core_ops
 
     registry = OpRegistry()
     register_core_ops(registry.register_for("core", "restorefw", _version("restorefw")))
     for impl in pm.hook.register_ops.get_hookimpls():
         info = pm.info.get(impl.plugin_name)
-        if info is None:
-            continue
-        try:
-            impl.function(register=registry.register_for(info.name, info.distribution, info.version))
-        except (RegistryError, PluginError) as exc:
-            pm.fail(info.name, info.distribution, info.version, f"register_ops: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a broken hook must not break the others
-            pm.fail(info.name, info.distribution, info.version, f"register_ops raised {type(exc).__name__}: {exc}")
+        if info is not None:
+            _call_hook(pm, impl.function, "register_ops", info,
+                       registry.register_for(info.name, info.distribution, info.version))
     for orphan in registry.orphans():
         pm.fail(orphan.plugin, orphan.distribution, orphan.version,
                 f"register_ops: override '{orphan.name}' of op '{orphan.op}', which no plugin gives a reference for")
     return registry
 
 
-def _make_register(registry: Registry, kind: str, hook_name: str, info: PluginInfo) -> hookspecs.Register:
+def _make_register(pm: PluginManager, registry: Registry, kind: str, hook_name: str, hook_def: str,
+                   info: PluginInfo) -> hookspecs.Register:
+    """The ``register`` callback of one hook of one plugin (``hook_def``: the hook's definition).
+
+    A component that cannot be registered is recorded as the plugin's failure and skipped, so the
+    plugin's other components still register (in strict mode the failure is raised).
+    """
+
     def register(
         name: str,
         factory: Any,
         *,
         schema: Any = None,
         description: str = "",
-        license: str | None = None,  # noqa: A002
+        license: str | None = None,
         paper: str | None = None,
+        part: str | None = None,
+        importer: Any = None,
+        zero_shot: Any = None,
         tags: dict[str, Any] | None = None,
     ) -> None:
         tags = dict(tags or {})
-        entry_kind = kind or tags.get("part", "")
-        if entry_kind not in ("head", "tail") and not kind:
-            raise PluginError(f"'{name}' needs tags={{'part': 'head'}} or {{'part': 'tail'}}")
-        if not callable(factory):
-            raise PluginError(f"factory of {entry_kind} '{name}' is not callable")
-        entry = Entry(
-            kind=entry_kind,
-            name=name,
-            factory=factory,
-            schema=schema or schema_from_signature(factory, name),
-            plugin=info.name,
-            distribution=info.distribution,
-            version=info.version,
-            license=license,
-            paper=paper,
-            description=description or (factory.__doc__ or "").strip().split("\n")[0],
-            tags=tags,
-        )
-        registry.add(entry)
+        part = part or tags.pop("part", None)
+        if importer is None and "infer_spec" in tags:
+            from restorefw.weights import Importer
+
+            importer = Importer(tags.pop("infer_spec"))
+        zero_shot = zero_shot or tags.pop("zero_shot", None)
+        entry_kind = kind or (part if part in ("head", "tail") else "")
+        try:
+            if not entry_kind:
+                raise PluginError(f"'{name}' needs part='head' or part='tail'")
+            if part is not None and part not in PARTS:
+                raise PluginError(f"'{name}': part must be one of {', '.join(PARTS)}, got {part!r}")
+            entry = _entry(entry_kind, name, factory, checked_schema(entry_kind, name, factory, schema), info,
+                           license=license, paper=paper, description=description, part=part, importer=importer,
+                           zero_shot=zero_shot, tags=tags)
+            registry.add(entry)
+        except (RegistryError, PluginError) as exc:
+            pm.fail(info.name, info.distribution, info.version, f"{where(hook_name, hook_def)}: {exc}",
+                    hook=hook_name, definition=hook_def)
+            return
         info.registered.setdefault(entry_kind, []).append(name)
 
     return register
+
+
+def _entry(kind: str, name: str, factory: Any, schema: Any, info: PluginInfo, **meta: Any) -> Entry:
+    description = meta.pop("description") or (getattr(factory, "__doc__", None) or "").strip().split("\n")[0]
+    return Entry(kind=kind, name=name, factory=factory, schema=schema, plugin=info.name,
+                 distribution=info.distribution, version=info.version, description=description, **meta)

@@ -9,20 +9,23 @@ path, all at once.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from restorefw._errors import RecipeError, RestorefwError
+from restorefw._errors import ConfigError, RecipeError, RestorefwError
 from restorefw._registry import Registry
 from restorefw._schema import ComponentField, StrictModel, validation_problems
 
-__all__ = ["Recipe", "apply_overrides", "dump_recipe", "load_recipe", "resolve_recipe"]
+__all__ = ["Recipe", "apply_overrides", "as_recipe", "dump_recipe", "load_recipe", "resolve_recipe"]
 
 
 class RunSection(StrictModel):
-    name: str = "run"
+    # The name becomes a folder under the output root: one path component, no way out of the root.
+    name: str = Field("run", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100,
+                      description="run name: letters, digits, '_', '.', '-' (the default folder is runs/<name>-<time>)")
     seed: int = 0
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
@@ -31,12 +34,14 @@ class RunSection(StrictModel):
     compile: bool = False
     threads: int | None = Field(None, gt=0)
     keep_last_n: int | None = Field(None, ge=1, description="intermediate checkpoints kept per stage")
+    autosave_minutes: float = Field(10.0, ge=0, description="save a resumable checkpoint at least this often "
+                                    "(wall-clock minutes; 0 = only save_every, stage ends and signals)")
     ops: str | None = Field(None, description="compute-kernel choice: 'auto', 'reference' or op=implementation "
                             "pins (RESTOREFW_OPS syntax); unset = RESTOREFW_OPS")
 
 
 class DataSection(StrictModel):
-    train: ComponentField("dataset")
+    train: ComponentField("dataset") | None = Field(None, description="training images; required with [[stages]]")
     val: ComponentField("dataset") | None = None
     patch_size: int = Field(64, gt=0)
     batch_size: int = Field(8, gt=0)
@@ -84,6 +89,15 @@ class StageSection(StrictModel):
     eval_every: int | None = Field(None, gt=0)
     save_every: int | None = Field(None, gt=0)
 
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _no_zero_steps(cls, value: Any) -> Any:
+        # Scoring without training is its own job; a zero-step stage would only hide that.
+        if value == 0 and not isinstance(value, bool):
+            raise ValueError("a stage with 0 steps trains nothing; to score a model without training use "
+                             "'restorefw eval MODEL SET...', or a recipe with [eval] sets and no [[stages]]")
+        return value
+
     @model_validator(mode="after")
     def _phases_cover_steps(self) -> StageSection:
         if self.phases and sum(p.steps for p in self.phases) != self.steps:
@@ -92,7 +106,23 @@ class StageSection(StrictModel):
         return self
 
 
+class EvalSetSpec(StrictModel):
+    """A test set of ``[eval] sets``, as a table."""
+
+    path: str = Field(description="the test-set folder")
+    layout: str | None = Field(None, description="a registered layout; default: detected")
+    scale: int | None = Field(None, ge=1, description="default: the model's")
+    options: dict[str, Any] = Field({}, description="the layout's options (lq_dir, gt_dir, kernel, name, ...)")
+
+
 class EvalSection(StrictModel):
+    sets: list[str | EvalSetSpec] = Field([], description="test sets a recipe without [[stages]] is scored on "
+                                          "(and 'restorefw eval RUN_DIR' without SET); folders or tables")
+    protocol: str | dict[str, Any] | None = Field(None, description="a named protocol, or a table "
+                                                  "{ name = ..., key = value, ... } changing its keys; "
+                                                  "default: mzsr, sr or restore, by test set")
+    limit: int | None = Field(None, gt=0, description="score the first N images of each set")
+    save_images: bool = Field(False, description="write restored images and side-by-side strips")
     metrics: list[ComponentField("metric")] = ["psnr", "ssim"]
     crop_border: int | None = Field(None, ge=0)
     y_channel: bool | None = None
@@ -106,11 +136,13 @@ class Recipe(StrictModel):
     """The recipe skeleton; component tables are validated by their own schemas."""
 
     run: RunSection = RunSection()
-    data: DataSection
-    task: ComponentField("task")
+    data: DataSection = DataSection()
+    task: ComponentField("task") | None = None
     model: ComponentField("model")
-    stages: list[StageSection] = Field(min_length=1)
+    stages: list[StageSection] = Field([], description="training stages; none: the recipe only evaluates")
     eval: EvalSection = EvalSection()
+    loggers: list[ComponentField("logger")] = Field(
+        [], description="where metrics, sample pictures and events go besides metrics.jsonl (always written)")
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> Recipe:
@@ -119,6 +151,15 @@ class Recipe(StrictModel):
         if duplicates:
             raise ValueError(f"stage names must be unique, repeated: {', '.join(duplicates)}")
         return self
+
+
+def as_recipe(resolved: Mapping[str, Any] | Recipe) -> Recipe:
+    """The typed form of a recipe resolved by :func:`resolve_recipe` (component tables stay specs).
+
+    The engine reads sections and stages through it; the dict form is what users edit and what
+    ``recipe.resolved.toml`` holds.
+    """
+    return resolved if isinstance(resolved, Recipe) else Recipe.model_validate(dict(resolved))
 
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
@@ -185,14 +226,15 @@ def resolve_recipe(data: dict[str, Any], registry: Registry, source: str = "") -
     except ValidationError as exc:
         raise RecipeError(validation_problems(exc), source=source) from None
     resolved = skeleton.model_dump(mode="python")
-    problems: list[tuple[str, str]] = []
-    targets = [("task", "task", resolved), ("model", "model", resolved)]
+    problems: list[tuple[str, str]] = _training_needs(resolved) + _eval_problems(resolved, registry)
+    targets = [("model", "model", resolved)] + ([("task", "task", resolved)] if resolved["task"] is not None else [])
     targets += [(k, "dataset", resolved["data"]) for k in ("train", "val") if resolved["data"][k] is not None]
     for i, stage in enumerate(resolved["stages"]):
         for key, kind in (("strategy", "strategy"), ("loss", "loss"), ("optimizer", "optimizer"),
                           ("scheduler", "scheduler"), ("task", "task"), ("train", "dataset")):
             if stage[key] is not None:
                 targets.append((key, kind, stage, f"stages[{i}].{key}"))
+    targets += [(i, "logger", resolved["loggers"], f"loggers[{i}]") for i in range(len(resolved["loggers"]))]
     for target in targets:
         key, kind, parent = target[:3]
         path = target[3] if len(target) > 3 else ("data." + key if parent is resolved["data"] else key)
@@ -220,15 +262,52 @@ def _check_ops(text: str) -> list[tuple[str, str]]:
     return []
 
 
+def _training_needs(resolved: dict[str, Any]) -> list[tuple[str, str]]:
+    """A recipe with stages needs training data and a task; one without stages needs something to score."""
+    data = resolved["data"]
+    if not resolved["stages"]:
+        if data["train"] is not None:
+            return [("stages", "none given, but data.train is: add [[stages]] to train, or drop data.train "
+                               "to only evaluate")]
+        if not resolved["eval"]["sets"] and data["val"] is None:
+            return [("eval.sets", "a recipe without [[stages]] evaluates its model: give [eval] sets or data.val")]
+        return []
+    why = "required to train [[stages]] (a recipe without stages only evaluates)"
+    return [(path, why) for path, value in (("data.train", data["train"]), ("task", resolved["task"]))
+            if value is None]
+
+
+def _eval_problems(resolved: dict[str, Any], registry: Registry) -> list[tuple[str, str]]:
+    """The protocol and the layouts of ``[eval]``, checked by name and key."""
+    from restorefw.data import protocol_from_spec
+
+    section, problems = resolved["eval"], []
+    if section["protocol"] is not None:
+        try:
+            protocol_from_spec(section["protocol"])
+        except ConfigError as exc:
+            problems.append((f"eval.{exc.path}", exc.message))
+    for i, spec in enumerate(section["sets"]):
+        layout = spec.get("layout") if isinstance(spec, dict) else None
+        if layout is not None:
+            try:
+                registry.get("layout", layout)
+            except RestorefwError as exc:
+                problems.append((f"eval.sets[{i}].layout", str(exc)))
+    return problems
+
+
 def _resolve_metrics(resolved: dict[str, Any], registry: Registry) -> list[tuple[str, str]]:
-    """Fill eval defaults from the task, then resolve the metric specs with them."""
+    """Fill eval defaults from the task (border 0, RGB without one), then resolve the metric specs with them."""
     try:
-        task = registry.build("task", resolved["task"])
+        task = registry.build("task", resolved["task"]) if resolved["task"] is not None else None
     except RestorefwError as exc:
         return [("task", str(exc))]
     section = resolved["eval"]
-    section["crop_border"] = task.crop_border if section["crop_border"] is None else section["crop_border"]
-    section["y_channel"] = task.y_channel if section["y_channel"] is None else section["y_channel"]
+    if section["crop_border"] is None:
+        section["crop_border"] = task.crop_border if task is not None else 0
+    if section["y_channel"] is None:
+        section["y_channel"] = task.y_channel if task is not None else False
     problems: list[tuple[str, str]] = []
     metrics = []
     for i, spec in enumerate(section["metrics"]):

@@ -2,7 +2,8 @@
 
 A :class:`Registry` holds frozen :class:`Entry` objects keyed by ``(kind, name)``.
 It is filled from a plugin manager's hooks (:meth:`Registry.from_plugins`), or by
-hand in tests, and it validates and builds components from specs.
+hand in tests, and it validates and builds components from specs. Beside the
+components it holds the catalog of known official checkpoints (:attr:`Registry.weights`).
 """
 
 from __future__ import annotations
@@ -11,20 +12,26 @@ import difflib
 import fnmatch
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from restorefw._catalog import WeightsCatalog
 from restorefw._errors import ConfigError, RecipeError, RegistryError
-from restorefw._schema import component_fields, schema_from_signature, validation_problems
+from restorefw._schema import checked_schema, component_fields, validation_problems
 
-__all__ = ["KINDS", "Entry", "Registry"]
+if TYPE_CHECKING:
+    from restorefw.weights import Importer
+
+__all__ = ["KINDS", "PARTS", "Entry", "OnBuilt", "Registry"]
 
 KINDS: tuple[str, ...] = (
     "dataset",
     "degradation",
     "head",
     "kernel",
+    "layout",
+    "logger",
     "loss",
     "metric",
     "model",
@@ -36,13 +43,30 @@ KINDS: tuple[str, ...] = (
 )
 
 
+PARTS: tuple[str, ...] = ("decoder", "encoder", "head", "tail")
+"""What a registered model part is (heads and tails are kinds of their own; encoders and decoders are models)."""
+
+Part = Literal["decoder", "encoder", "head", "tail"]
+
 _RESERVED: dict[str, tuple[str, ...]] = {"model": ("checkpoint",)}
-"""Keys any spec of a kind may carry besides its schema's: a model's initial weights."""
+"""Keys any spec of a kind may carry besides its schema's: a model's initial weights, which the
+engine loads (the registry only checks that the value is a path)."""
+
+OnBuilt = Callable[[str, dict[str, Any], Any], None]
+"""Called as ``on_built(kind, resolved_spec, component)`` after each component, parts before wholes."""
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered component and where it came from."""
+    """One registered component and where it came from.
+
+    Attributes:
+        part: for model parts, which part (``encoder``, ``decoder``, ``head``, ``tail``).
+        importer: how the model reads the authors' checkpoints (``restorefw convert``).
+        zero_shot: per-image adaptation ``zero_shot(model, image, kernel, steps=..., ...)``
+            (``restorefw restore --adapt-steps``).
+        tags: free-form labels for listings; nothing in restorefw reads them.
+    """
 
     kind: str
     name: str
@@ -54,6 +78,9 @@ class Entry:
     license: str | None = None
     paper: str | None = None
     description: str = ""
+    part: Part | None = None
+    importer: Importer | None = field(default=None, repr=False)
+    zero_shot: Callable[..., Any] | None = field(default=None, repr=False)
     tags: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,10 +111,15 @@ def _split_spec(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
 
 
 class Registry:
-    """Typed registry of components, keyed by kind and name."""
+    """Typed registry of components, keyed by kind and name.
+
+    Attributes:
+        weights: the known official checkpoints (``register_weights``), by name.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
+        self.weights = WeightsCatalog()
 
     def add(self, entry: Entry) -> None:
         """Add an entry; a name taken in the same kind is an error naming both origins."""
@@ -103,7 +135,7 @@ class Registry:
 
     def register(self, kind: str, name: str, factory: Callable[..., Any], **meta: Any) -> Entry:
         """Register a component directly (tests, notebooks); returns the entry."""
-        schema = meta.pop("schema", None) or schema_from_signature(factory, name)
+        schema = checked_schema(kind, name, factory, meta.pop("schema", None))
         entry = Entry(kind=kind, name=name, factory=factory, schema=schema, **meta)
         self.add(entry)
         return entry
@@ -144,9 +176,8 @@ class Registry:
         """
         name, params = _split_spec(spec, path)
         reserved = {k: params.pop(k) for k in _RESERVED.get(kind, ()) if k in params}
-        problems: list[tuple[str, str]] = [
-            (f"{path}.{k}" if path else k, "expected a file path (string)") for k, v in reserved.items() if not isinstance(v, str)
-        ]
+        problems: list[tuple[str, str]] = [(f"{path}.{k}" if path else k, "expected a file path (string)")
+                                           for k, v in reserved.items() if not isinstance(v, str)]
         try:
             entry = self.get(kind, name)
         except RegistryError as exc:
@@ -185,12 +216,13 @@ class Registry:
             return {k: self.resolve(kind, v, f"{path}.{k}") for k, v in value.items()}
         return self.resolve(kind, value, path)
 
-    def create(self, kind: str, spec: Any = None, /, **params: Any) -> Any:
+    def create(self, kind: str, spec: Any = None, /, on_built: OnBuilt | None = None, **params: Any) -> Any:
         """Validate and build a component.
 
         Args:
             kind: component kind, e.g. ``"metric"``.
             spec: registered name, or a spec table ``{"type": name, ...}``.
+            on_built: see :meth:`build`.
             **params: parameters (merged over the spec's).
 
         Example:
@@ -198,23 +230,29 @@ class Registry:
         """
         name, base = _split_spec(spec, kind)
         resolved = self.resolve(kind, {"type": name, **base, **params})
-        return self.build(kind, resolved)
+        return self.build(kind, resolved, on_built)
 
-    def build(self, kind: str, resolved: dict[str, Any]) -> Any:
-        """Build a component from an already resolved spec (see :meth:`resolve`)."""
+    def build(self, kind: str, resolved: dict[str, Any], on_built: OnBuilt | None = None) -> Any:
+        """Build a component from an already resolved spec (see :meth:`resolve`).
+
+        Nested components are built first and handed to the factory. A model spec's
+        ``checkpoint`` is not read here: whoever runs the model loads it (``on_built`` tells
+        which built object each spec became).
+        """
         params = dict(resolved)
         entry = self.get(kind, params.pop("type"))
-        reserved = {k: params.pop(k) for k in _RESERVED.get(kind, ()) if k in params}
+        for key in _RESERVED.get(kind, ()):
+            params.pop(key, None)
         for fname, (fkind, container) in component_fields(entry.schema).items():
             value = params.get(fname)
             if value is None:
                 continue
             if container == "list":
-                params[fname] = [self.build(fkind, v) for v in value]
+                params[fname] = [self.build(fkind, v, on_built) for v in value]
             elif container == "dict":
-                params[fname] = {k: self.build(fkind, v) for k, v in value.items()}
+                params[fname] = {k: self.build(fkind, v, on_built) for k, v in value.items()}
             else:
-                params[fname] = self.build(fkind, value)
+                params[fname] = self.build(fkind, value, on_built)
         try:
             built = entry.factory(**params)
         except ConfigError as exc:
@@ -227,13 +265,9 @@ class Registry:
             raise
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{kind} '{entry.name}' from {entry.origin} rejected its parameters: {exc}") from exc
-        if reserved.get("checkpoint"):
-            from restorefw.engine import read_state_dict
-            from restorefw.models import load_into
-
-            load_into(built, read_state_dict(reserved["checkpoint"]), reserved["checkpoint"])
+        if on_built is not None:
+            on_built(kind, resolved, built)
         return built
-
 
 def _default_of(schema: type[BaseModel], name: str) -> Any:
     """A field's default (``None`` when it is required or defaults to nothing)."""

@@ -16,11 +16,14 @@ model); fields typed :func:`restorefw.ComponentField` arrive already built.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
-__all__ = ["PROJECT", "Register", "hookimpl", "hookspec"]
+if TYPE_CHECKING:
+    from restorefw._catalog import WeightsEntry
+
+__all__ = ["PROJECT", "Register", "RegisterWeights", "hookimpl", "hookspec"]
 
 PROJECT = "restorefw"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -28,7 +31,15 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 class Register(Protocol):
-    """Signature of the ``register`` callback passed to every hook."""
+    """Signature of the ``register`` callback passed to every hook.
+
+    Keywords: ``schema`` (pydantic model of the factory's parameters; default: derived from its
+    signature), ``description``, ``license``, ``paper``, and for models ``part`` (``"encoder"``,
+    ``"decoder"``; ``"head"``/``"tail"`` in ``register_heads_tails``), ``importer`` (a
+    :class:`restorefw.weights.Importer`: how the authors' checkpoints load) and ``zero_shot``
+    (per-image adaptation, see ``restorefw restore --adapt-steps``). ``tags`` are free-form labels;
+    the older ``tags={"part": ...}``, ``{"infer_spec": fn}`` and ``{"zero_shot": fn}`` still work.
+    """
 
     def __call__(
         self,
@@ -37,10 +48,19 @@ class Register(Protocol):
         *,
         schema: Any = None,
         description: str = "",
-        license: str | None = None,  # noqa: A002 - matches the registry field
+        license: str | None = None,
         paper: str | None = None,
+        part: str | None = None,
+        importer: Any = None,
+        zero_shot: Callable[..., Any] | None = None,
         tags: dict[str, Any] | None = None,
     ) -> None: ...
+
+
+class RegisterWeights(Protocol):
+    """Signature of the ``register`` callback passed to ``register_weights``: one entry per call."""
+
+    def __call__(self, entry: WeightsEntry) -> None: ...
 
 
 @hookspec
@@ -79,10 +99,12 @@ def register_tasks(register: Register) -> None:
 def register_models(register: Register) -> None:
     """Register whole models and model parts (encoders, decoders, bodies).
 
-    Whole models are ``torch.nn.Module`` mapping ``(B, C, H, W)`` in the range
-    they declare in ``value_range`` (default ``(0, 1)``) to ``(B, C', H*s, W*s)``
-    with ``s = scale``; ``size_multiple`` says what input sizes they accept.
-    Register parts under tags ``{"part": "encoder"}`` or ``{"part": "decoder"}``:
+    Whole models are ``torch.nn.Module`` mapping ``(B, C, H, W)`` images in [0, 1]
+    to ``(B, C', H*s, W*s)``. They describe themselves with a ``model_info`` attribute
+    (:class:`restorefw.models.ModelInfo`: scale ``s``, channels, the size multiple their
+    inputs need, exact tiling); models without one may set plain ``scale``,
+    ``size_multiple`` and ``value_range`` attributes instead.
+    Register parts with ``part="encoder"`` or ``part="decoder"``:
     an encoder maps an image to a list of features (its ``out_channels``), a
     decoder maps ``(features, image)`` back to an image (its ``in_channels``).
     """
@@ -92,8 +114,8 @@ def register_models(register: Register) -> None:
 def register_heads_tails(register: Register) -> None:
     """Register heads and tails for multi-task models.
 
-    Use tags ``{"part": "head"}`` (image → body features) or
-    ``{"part": "tail"}`` (body features → image). Both are ``nn.Module``.
+    Use ``part="head"`` (image → body features) or ``part="tail"``
+    (body features → image). Both are ``nn.Module``.
     """
 
 
@@ -160,4 +182,43 @@ def register_ops(register: Register) -> None:
     ``register(op_name, restorefw.ops.Override(name, fn, devices=..., dtypes=...,
     priority=..., available=...))`` for faster implementations, of this plugin's ops or
     another's; each must pass :func:`restorefw.testing.check_op`. ``schema`` is not used.
+    """
+
+
+@hookspec
+def register_weights(register: RegisterWeights) -> None:
+    """Register known official checkpoints: the catalog ``restorefw weights`` lists.
+
+    Call ``register(entry)`` with a :class:`restorefw.weights.WeightsEntry` per checkpoint,
+    usually every entry of a table the plugin ships::
+
+        for entry in read_weights_table(files("my_plugin") / "weights.toml"):
+            register(entry)
+
+    The entry's ``model`` must be a registered model and its ``spec`` valid for it (checked at
+    registration); its name must be new to the catalog.
+    """
+
+
+@hookspec
+def register_loggers(register: Register) -> None:
+    """Register loggers: sinks for a run's scalars, sample pictures and events.
+
+    The factory, called with the validated config, returns a :class:`restorefw.loggers.Logger`
+    (subclass it and implement what you need: ``start``, ``scalars``, ``image``, ``event``,
+    ``flush``, ``close``). The engine calls it from a background thread of its own; a logger that
+    raises is reported once and disabled while the run goes on. Write files under
+    ``RunInfo.logs`` (``<run folder>/logs``).
+    """
+
+
+@hookspec
+def register_layouts(register: Register) -> None:
+    """Register test-set layouts: how evaluation sets lie on disk.
+
+    The factory, called without parameters, returns a :class:`restorefw.data.Layout`
+    named as registered: ``detect(root)`` decides from folder and file names alone,
+    ``load(root, scale=..., **options)`` returns a checked :class:`restorefw.data.TestSet`.
+    ``restorefw eval`` tries the layouts in ascending ``Layout.order``, then by name;
+    :func:`restorefw.testing.check_layout` checks the contract.
     """

@@ -1,5 +1,14 @@
 """restorefw_basic: degradations, kernels, tasks, losses, metrics, datasets, a CNN baseline
-and the supervised strategy. Registered through the ``restorefw`` entry-point group."""
+and the supervised strategy. Registered through the ``restorefw`` entry-point group.
+
+Besides its hooks, the plugin offers the functions other plugins build on: ``blur`` and
+``subsample`` (the classical SR degradation), ``load_kernel`` (``.npy``/``.mat`` blur kernels),
+``psnr``, ``ssim`` and ``rgb_to_y`` (BasicSR conventions).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from restorefw_basic._hooks import (
     register_datasets,
@@ -13,7 +22,15 @@ from restorefw_basic._hooks import (
     register_tasks,
 )
 
+if TYPE_CHECKING:
+    from restorefw_basic._degrade import blur, subsample
+    from restorefw_basic._kernels import load_kernel
+    from restorefw_basic._metrics import psnr, rgb_to_y, ssim
+
 __all__ = [
+    "blur",
+    "load_kernel",
+    "psnr",
     "register_datasets",
     "register_degradations",
     "register_kernels",
@@ -23,4 +40,20 @@ __all__ = [
     "register_ops",
     "register_strategies",
     "register_tasks",
+    "rgb_to_y",
+    "ssim",
+    "subsample",
 ]
+
+_LAZY = {"blur": "restorefw_basic._degrade", "subsample": "restorefw_basic._degrade",
+         "load_kernel": "restorefw_basic._kernels", "psnr": "restorefw_basic._metrics",
+         "rgb_to_y": "restorefw_basic._metrics", "ssim": "restorefw_basic._metrics"}
+
+
+def __getattr__(name: str) -> Any:
+    # Torch-dependent names load on first use, so plugin discovery stays cheap.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'restorefw_basic' has no attribute '{name}'")

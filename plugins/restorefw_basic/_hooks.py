@@ -6,8 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from restorefw import StrictModel, hookimpl
-from restorefw.hookspecs import Register
+from restorefw import Register, StrictModel, hookimpl
 from restorefw_basic import _components as c
 from restorefw_basic import _tasks as t
 from restorefw_basic._ops import register_basic_ops

@@ -11,9 +11,11 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
+
+from restorefw import DataError
+from restorefw.data import KERNEL_EXTENSIONS, read_kernel
 
 __all__ = [
     "anisotropic_gaussian_kernel",
@@ -166,35 +168,11 @@ def sample_isotropic_kernel(
     return isotropic_gaussian_kernel(size, variance, dtype=dtype)
 
 
-def _is_real(array: np.ndarray) -> bool:
-    return bool(np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating))
-
-
-def _read_mat(path: Path) -> np.ndarray:
-    """The kernel array of a MATLAB file: key 'kernel'/'Kernel', else the only 2-D array."""
-    try:
-        from scipy.io import loadmat
-    except ImportError as exc:
-        raise ValueError(f"{path}: reading .mat kernels needs scipy, which is missing") from exc
-    contents = {k: v for k, v in loadmat(str(path)).items() if not k.startswith("__")}
-    for key in ("kernel", "Kernel"):
-        if key in contents:
-            return np.asarray(contents[key])
-    # MATLAB stores scalars such as a saved scale factor as 1x1 matrices; skip them.
-    candidates = [
-        key for key, value in contents.items()
-        if isinstance(value, np.ndarray) and value.ndim == 2 and _is_real(value) and value.size > 1
-    ]
-    if len(candidates) != 1:
-        raise ValueError(
-            f"{path}: expected a variable named 'kernel' or exactly one 2-D numeric array, "
-            f"found variables {sorted(contents)}"
-        )
-    return np.asarray(contents[candidates[0]])
-
-
 def load_kernel(path: str | os.PathLike[str], *, dtype: torch.dtype = torch.float32) -> Tensor:
     """Read a blur kernel from ``.npy`` or ``.mat`` and normalise it to sum 1.
+
+    The file is read by :func:`restorefw.data.read_kernel`; this keeps the
+    plugin's exception types for its callers.
 
     Args:
         path: kernel file.
@@ -210,23 +188,9 @@ def load_kernel(path: str | os.PathLike[str], *, dtype: torch.dtype = torch.floa
         FileNotFoundError: if the file does not exist.
     """
     file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix == ".npy":
-        array = np.load(file, allow_pickle=False)
-    elif suffix == ".mat":
-        array = _read_mat(file)
-    else:
-        raise ValueError(f"{file}: unsupported kernel format {suffix!r}, expected .npy or .mat")
-
-    if array.ndim != 2 or not _is_real(array):
-        raise ValueError(
-            f"{file}: a kernel must be a 2-D real array, got {array.dtype} of shape {array.shape}"
-        )
-    kernel = torch.from_numpy(array.astype(np.float64))
-    if not torch.isfinite(kernel).all():
-        raise ValueError(f"{file}: kernel contains NaN or infinite values")
-    if (kernel < 0).any():
-        raise ValueError(f"{file}: kernel has negative entries (min {kernel.min().item():g})")
-    if kernel.sum() <= 0:
-        raise ValueError(f"{file}: kernel sums to zero")
-    return _normalised(kernel, dtype)
+    if file.suffix.lower() in KERNEL_EXTENSIONS and not file.exists():
+        raise FileNotFoundError(f"{file}: no such kernel file")
+    try:
+        return read_kernel(file, dtype=dtype)
+    except DataError as error:
+        raise ValueError(str(error)) from error

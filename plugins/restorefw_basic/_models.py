@@ -13,6 +13,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from restorefw import StrictModel
+from restorefw.models import ModelInfo
 
 __all__ = ["ResCNN", "ResCNNConfig", "build_rescnn"]
 
@@ -39,8 +40,6 @@ class ResCNN(nn.Module):
     def __init__(self, in_channels: int, channels: int, blocks: int, scale: int, res_scale: float) -> None:
         super().__init__()
         self.scale = scale
-        self.size_multiple = 1
-        self.value_range = (0.0, 1.0)
         self.head = nn.Conv2d(in_channels, channels, 3, padding=1)
         self.body = nn.Sequential(*(ResBlock(channels, res_scale) for _ in range(blocks)))
         self.up = (
@@ -51,6 +50,11 @@ class ResCNN(nn.Module):
         self.tail = nn.Conv2d(channels, in_channels, 3, padding=1)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """Any input size; ``scale`` times larger output with the input's channels."""
+        return ModelInfo(scale=self.scale, in_channels=self.head.in_channels, out_channels=self.tail.out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         feat = self.head(x)

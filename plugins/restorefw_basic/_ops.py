@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from restorefw.hookspecs import Register
+from restorefw import Register
 from restorefw.ops import OpSample, Reference, current_policy, current_registry
 from restorefw_basic._imresize import imresize
 

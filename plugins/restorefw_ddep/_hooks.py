@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from restorefw import hookimpl
-from restorefw.hookspecs import Register
+from restorefw import Register, hookimpl
 from restorefw_ddep._strategy import DenoisingConfig, build_ddep, build_dep
 from restorefw_ddep._unet import UNetConfig, UNetDecoder, UNetDecoderConfig, UNetEncoder
 
@@ -27,9 +26,9 @@ def _decoder(**params: Any) -> UNetDecoder:
 
 @hookimpl
 def register_models(register: Register) -> None:
-    register("ddep.unet.encoder", _encoder, schema=UNetConfig, license=_LICENSE, tags={"part": "encoder"},
+    register("ddep.unet.encoder", _encoder, schema=UNetConfig, license=_LICENSE, part="encoder",
              description="small convolutional UNet encoder (GroupNorm), out_channels = widths")
-    register("ddep.unet.decoder", _decoder, schema=UNetDecoderConfig, license=_LICENSE, tags={"part": "decoder"},
+    register("ddep.unet.decoder", _decoder, schema=UNetDecoderConfig, license=_LICENSE, part="decoder",
              description="small convolutional UNet decoder with skip connections, in_channels = widths")
 
 

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from restorefw import ComponentField, RunError, StrictModel
 from restorefw.engine import Batch, StepContext, Strategy
-from restorefw.models import model_scale, model_size_multiple
+from restorefw.models import describe
 from restorefw_ddep._noise import NoiseForm, NoiseLevel, gamma_to_sigma, sigma_to_gamma, to_signed_range
 
 __all__ = ["DenoisingConfig", "DenoisingPretraining", "build_ddep", "build_dep"]
@@ -156,9 +156,9 @@ class DenoisingPretraining(Strategy):
     def prepare(self, model: nn.Module, stage: str) -> None:
         """Check the model fits the objective, settle the residual question if declared, freeze the encoder."""
         parts = _parts(model)
-        if model_scale(model) != 1:
+        if describe(model).scale != 1:
             raise RunError(f"stage '{stage}': {self.name} needs a model whose output has the input's size, "
-                           f"but {type(model).__name__} has scale {model_scale(model)}")
+                           f"but {type(model).__name__} has scale {describe(model).scale}")
         if self.freeze_encoder and parts is None:
             raise RunError(f"stage '{stage}': ddep needs a model with 'encoder' and 'decoder' parts "
                            f"(model type 'encoder_decoder'), got {type(model).__name__}")
@@ -221,7 +221,7 @@ class DenoisingPretraining(Strategy):
         Predicting zero scores 1.0, so values well below 1 mean the network learnt to denoise.
         """
         generator = torch.Generator().manual_seed(0)
-        multiple = model_size_multiple(model)
+        multiple = describe(model).size_multiple
         errors = []
         model.eval()
         with torch.no_grad():

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +20,7 @@ from pydantic import Field, PositiveInt, model_validator
 from torch import Tensor, nn
 
 from restorefw import StrictModel
+from restorefw.models import ModelInfo
 
 __all__ = ["UNetConfig", "UNetDecoder", "UNetDecoderConfig", "UNetEncoder"]
 
@@ -77,17 +77,20 @@ class UNetEncoder(nn.Module):
 
     Attributes:
         out_channels: ``widths``, the channels of the returned features in order.
-        size_multiple: ``2**(L-1)``; H and W must be multiples of it.
     """
 
     def __init__(self, image_channels: int = 3, widths: Sequence[int] = (16, 32, 48, 64), blocks: int = 1,
                  groups: int = 8) -> None:
         super().__init__()
         self.out_channels = list(widths)
-        self.size_multiple = 2 ** (len(widths) - 1)
         self.stem = nn.Conv2d(image_channels, widths[0], 3, padding=1)
         self.downs = nn.ModuleList(nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in pairwise(widths))
         self.levels = nn.ModuleList(_blocks(w, w, blocks, groups) for w in widths)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """Input side: image channels; H and W multiples of ``2**(L-1)``."""
+        return ModelInfo(in_channels=self.stem.in_channels, size_multiple=2 ** (len(self.out_channels) - 1))
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """Encode ``x`` into one feature map per level."""
@@ -112,20 +115,23 @@ class UNetDecoder(nn.Module):
         in_channels: ``widths``, the feature channels it expects in order.
     """
 
-    value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
-    scale: ClassVar[int] = 1
-
     def __init__(self, image_channels: int = 3, widths: Sequence[int] = (16, 32, 48, 64), blocks: int = 1,
                  groups: int = 8, global_residual: bool = True) -> None:
         super().__init__()
         self.in_channels = list(widths)
-        self.size_multiple = 2 ** (len(widths) - 1)
         self.global_residual = global_residual
         self.ups = nn.ModuleList(nn.Conv2d(b, a, 3, padding=1) for a, b in pairwise(widths))
         # Each merge sees the upsampled deeper features concatenated with the skip of the same width.
         self.merges = nn.ModuleList(_blocks(2 * w, w, blocks, groups) for w in widths[:-1])
         self.head = nn.Sequential(nn.GroupNorm(groups, widths[0]), nn.SiLU(),
                                   nn.Conv2d(widths[0], image_channels, 3, padding=1))
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """Output side: image channels; H and W multiples of ``2**(L-1)``."""
+        out = self.head[-1]
+        assert isinstance(out, nn.Conv2d)
+        return ModelInfo(out_channels=out.out_channels, size_multiple=2 ** (len(self.in_channels) - 1))
 
     def forward(self, features: Sequence[Tensor], x: Tensor) -> Tensor:
         """Decode ``features`` (shallow to deep); ``x`` is added when ``global_residual``."""

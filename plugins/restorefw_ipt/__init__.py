@@ -17,7 +17,13 @@ from restorefw_ipt._body import IPTBody
 from restorefw_ipt._chop import chop_forward, self_ensemble
 from restorefw_ipt._contrastive import supcon_loss
 from restorefw_ipt._convert import infer_spec
-from restorefw_ipt._hooks import register_heads_tails, register_models, register_ops, register_strategies
+from restorefw_ipt._hooks import (
+    register_heads_tails,
+    register_models,
+    register_ops,
+    register_strategies,
+    register_weights,
+)
 from restorefw_ipt._model import IPT, IPTConfig, build_ipt, pruned_spec
 from restorefw_ipt._parts import IPTHead, IPTHeadConfig, IPTTail, IPTTailConfig
 from restorefw_ipt._strategy import IPTFinetune, IPTFinetuneConfig, IPTMultitask, IPTMultitaskConfig
@@ -43,6 +49,7 @@ __all__ = [
     "register_models",
     "register_ops",
     "register_strategies",
+    "register_weights",
     "self_ensemble",
     "supcon_loss",
 ]

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from restorefw.engine import self_ensemble
+
 __all__ = ["chop_forward", "self_ensemble"]
 
 
@@ -108,16 +110,3 @@ def chop_forward(
             weight[..., top : top + size, left : left + size] += mask
     assert out is not None  # the grid always has at least one tile
     return (out / weight)[..., : h * scale, : w * scale]
-
-
-def self_ensemble(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """Average ``fn`` over the 8 flips and quarter turns of ``x`` (each result turned back)."""
-    total: Tensor | None = None
-    for k in range(8):
-        flip, turns = k >= 4, k % 4
-        y = torch.rot90(x.flip(-1) if flip else x, turns, dims=(-2, -1))
-        y = torch.rot90(fn(y), -turns, dims=(-2, -1))
-        y = y.flip(-1) if flip else y
-        total = y if total is None else total + y
-    assert total is not None
-    return total / 8

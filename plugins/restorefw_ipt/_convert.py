@@ -13,8 +13,9 @@ from typing import Any
 from torch import Tensor
 
 from restorefw import CheckpointError
+from restorefw.weights import Importer
 
-__all__ = ["infer_spec"]
+__all__ = ["IMPORTER", "infer_spec"]
 
 
 def _indices(state: dict[str, Tensor], pattern: str) -> list[int]:
@@ -69,3 +70,7 @@ def infer_spec(state: dict[str, Tensor]) -> dict[str, Any] | None:
                 "n_resblocks": len(blocks)}
         spec["heads"] = [head] * len(tasks)
     return spec
+
+
+IMPORTER = Importer(infer_spec)
+"""restorefw's IPT keeps the official key names: nothing to map in either direction."""

@@ -1,12 +1,15 @@
-"""Registration of IPT: the whole model, its heads and tails, its training strategies and its attention op."""
+"""Registration of IPT: the whole model, its heads and tails, its training strategies, its attention op and its
+official checkpoints."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
-from restorefw import hookimpl
-from restorefw.hookspecs import Register
-from restorefw_ipt._convert import infer_spec
+from restorefw import Register, hookimpl
+from restorefw.hookspecs import RegisterWeights
+from restorefw.weights import read_weights_table
+from restorefw_ipt._convert import IMPORTER
 from restorefw_ipt._model import IPTConfig, build_ipt
 from restorefw_ipt._ops import register_ipt_ops
 from restorefw_ipt._parts import IPTHead, IPTHeadConfig, IPTTail, IPTTailConfig
@@ -31,14 +34,14 @@ def _tail(**params: Any) -> IPTTail:
 def register_models(register: Register) -> None:
     register("ipt", build_ipt, schema=IPTConfig, license=_LICENSE, paper=_PAPER,
              description="multi-head/multi-tail image processing transformer (115.6M parameters at x4); any "
-                         "image size through an overlapped 48x48 chop", tags={"infer_spec": infer_spec})
+                         "image size through an overlapped 48x48 chop", importer=IMPORTER)
 
 
 @hookimpl
 def register_heads_tails(register: Register) -> None:
-    register("ipt.head", _head, schema=IPTHeadConfig, license=_LICENSE, paper=_PAPER, tags={"part": "head"},
+    register("ipt.head", _head, schema=IPTHeadConfig, license=_LICENSE, paper=_PAPER, part="head",
              description="conv3x3 + ResBlocks with 5x5 kernels (411,648 parameters at 64 features)")
-    register("ipt.tail", _tail, schema=IPTTailConfig, license=_LICENSE, paper=_PAPER, tags={"part": "tail"},
+    register("ipt.tail", _tail, schema=IPTTailConfig, license=_LICENSE, paper=_PAPER, part="tail",
              description="sub-pixel Upsampler(scale) + conv3x3; scale 1 is a single conv")
 
 
@@ -54,3 +57,8 @@ def register_strategies(register: Register) -> None:
 @hookimpl
 def register_ops(register: Register) -> None:
     register_ipt_ops(register)
+
+@hookimpl
+def register_weights(register: RegisterWeights) -> None:
+    for entry in read_weights_table(files("restorefw_ipt") / "weights.toml"):
+        register(entry)

@@ -24,6 +24,7 @@ from pydantic import Field, field_validator, model_validator
 from torch import Tensor, nn
 
 from restorefw import ComponentField, StrictModel
+from restorefw.models import ModelInfo
 from restorefw.nn import MeanShift
 from restorefw_ipt._body import IPTBody
 from restorefw_ipt._chop import chop_forward, self_ensemble
@@ -104,9 +105,6 @@ class IPT(nn.Module):
         tails: one tail per task (default: ``IPTTail(scale)`` for each).
     """
 
-    value_range = (0.0, 1.0)
-    size_multiple = 1
-
     def __init__(self, config: IPTConfig, heads: Sequence[nn.Module] | None = None,
                  tails: Sequence[nn.Module] | None = None) -> None:
         super().__init__()
@@ -124,6 +122,11 @@ class IPT(nn.Module):
             if int(getattr(tail, "scale", 1)) != scale:
                 raise ValueError(f"tail {index} ({type(tail).__name__}) has scale {getattr(tail, 'scale', 1)}, "
                                  f"scales[{index}] is {scale}")
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """Any input size (the chop tiles it); the current task's scale."""
+        return ModelInfo(scale=self.scale, in_channels=self.config.n_colors, out_channels=self.config.n_colors)
 
     @property
     def num_tasks(self) -> int:

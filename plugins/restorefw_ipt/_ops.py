@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from restorefw.hookspecs import Register
+from restorefw import Register
 from restorefw.ops import OpSample, Override, Reference, matmul_dtype
 
 __all__ = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from restorefw_mzsr._hooks import register_models, register_strategies
+from restorefw_mzsr._hooks import register_models, register_strategies, register_weights
 
 if TYPE_CHECKING:
     from restorefw_mzsr._adapt import PAPER_STEP_SIZES, adapt, adaptation_trajectory, make_son, zero_shot_sr
@@ -27,6 +27,7 @@ __all__ = [
     "make_son",
     "register_models",
     "register_strategies",
+    "register_weights",
     "zero_shot_sr",
 ]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
@@ -25,10 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restorefw.engine import restore_image
-from restorefw.models import model_scale
+from restorefw.models import describe
 from restorefw.ops import resolve
-from restorefw_basic._degrade import blur, subsample
-from restorefw_basic._kernels import load_kernel
+from restorefw_basic import blur, load_kernel, subsample
 
 __all__ = [
     "PAPER_STEP_SIZES",
@@ -139,7 +139,7 @@ def adaptation_trajectory(
     ``n = 0``). The same module object is yielded each time and keeps changing,
     so use it before asking for the next step.
     """
-    scale = model_scale(model) if scale is None else scale
+    scale = describe(model).scale if scale is None else scale
     loss_fn = F.l1_loss if loss_fn is None else loss_fn
     work = copy.deepcopy(model)
     device = _device(work)
@@ -201,10 +201,9 @@ def adapt(
     Returns:
         An adapted copy of ``model`` (on the model's device); ``model`` is unchanged.
     """
-    adapted = model
-    for _, adapted, _ in adaptation_trajectory(model, lr_image, kernel, steps, lr, scale, downsample, loss_fn):
-        pass
-    return adapted
+    # Only the last step's copy is kept: each step's copy is dropped as the next one arrives.
+    last = deque(adaptation_trajectory(model, lr_image, kernel, steps, lr, scale, downsample, loss_fn), maxlen=1)
+    return last[0][1] if last else model
 
 
 def zero_shot_sr(

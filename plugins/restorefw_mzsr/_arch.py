@@ -27,7 +27,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from restorefw import StrictModel
-from restorefw.engine import PrecisionSupport
+from restorefw.models import ModelInfo, PrecisionSupport
 from restorefw.ops import OpsModule
 
 __all__ = ["MZSRConfig", "MZSRNet", "build_mzsr", "count_parameters"]
@@ -65,8 +65,6 @@ class MZSRNet(OpsModule):
         if layers < 2:
             raise ValueError(f"MZSR needs at least 2 layers, got {layers}")
         self.scale = scale
-        self.size_multiple = 1
-        self.value_range = (0.0, 1.0)
         self.in_channels = in_channels
         widths = [in_channels] + [channels] * (layers - 1) + [in_channels]
         # Named conv1..convN like the layers of the official model.
@@ -75,6 +73,11 @@ class MZSRNet(OpsModule):
         )
         self.reset_parameters()
         self.use_op("_imresize", "imresize_bicubic")
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """Any input size, ``scale`` times larger output, the same channels."""
+        return ModelInfo(scale=self.scale, in_channels=self.in_channels, out_channels=self.in_channels)
 
     def reset_parameters(self) -> None:
         """Variance scaling (fan-in, scale 1, truncated normal) for weights, zero biases."""

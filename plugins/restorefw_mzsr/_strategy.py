@@ -12,8 +12,8 @@ from torch.func import functional_call
 
 from restorefw import ComponentField, ConfigError, RunError, StrictModel
 from restorefw.engine import Batch, StepContext, Strategy, restore_image
-from restorefw.models import model_scale
-from restorefw_basic._metrics import psnr, rgb_to_y
+from restorefw.models import describe
+from restorefw_basic import psnr, rgb_to_y
 from restorefw_mzsr._adapt import adaptation_trajectory, degrade
 from restorefw_mzsr._meta import Forward, default_forward, multi_step_loss_weights, task_losses
 
@@ -124,7 +124,7 @@ class MetaTransfer(Strategy):
         if hr.shape[0] < need:
             raise RunError(f"stage '{ctx.stage}': meta_transfer needs batch_size >= meta_batch_size * "
                            f"(support_size + query_size) = {need} HR patches, got {hr.shape[0]}")
-        scale = model_scale(ctx.model)
+        scale = describe(ctx.model).scale
         generator = ctx.generator or torch.Generator().manual_seed(ctx.step)
         kernels = torch.stack([self.kernel(generator) for _ in range(c.meta_batch_size)])
         hr = hr[:need]
@@ -169,7 +169,7 @@ class MetaTransfer(Strategy):
             if not fixed:
                 note = "the task's kernel family is random: one draw was used, not each image's own kernel"
         downsample = downsample if downsample in ("direct", "bicubic") else self._downsample(ctx.task)
-        scale = model_scale(model)
+        scale = describe(model).scale
         steps = sorted(set(c.eval_adapt_steps))
         lr = c.inner_lr if c.eval_lr is None else c.eval_lr
         y_channel = pairs[0].target.shape[0] == 3 if pairs else False

@@ -3,17 +3,19 @@ encoder/decoder parts, with official-checkpoint import. Registered through the
 ``restorefw`` entry-point group."""
 
 from restorefw_restormer._arch import Restormer, RestormerConfig, RestormerDecoder, RestormerEncoder
-from restorefw_restormer._convert import convert_to_safetensors, infer_config, load_restormer
-from restorefw_restormer._hooks import register_models, register_ops
+from restorefw_restormer._convert import IMPORTER, infer_config, infer_spec, load_restormer
+from restorefw_restormer._hooks import register_models, register_ops, register_weights
 
 __all__ = [
+    "IMPORTER",
     "Restormer",
     "RestormerConfig",
     "RestormerDecoder",
     "RestormerEncoder",
-    "convert_to_safetensors",
     "infer_config",
+    "infer_spec",
     "load_restormer",
     "register_models",
     "register_ops",
+    "register_weights",
 ]

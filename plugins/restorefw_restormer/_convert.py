@@ -1,8 +1,10 @@
-"""Load, check and convert Restormer checkpoints (official ``.pth`` or safetensors).
+"""Official Restormer checkpoints: configuration inferred from the keys, loading, the importer.
 
-Official checkpoints are BasicSR dicts ``{'params': state_dict}``. The configuration
-is inferred from key names and shapes alone, so any of the official variants
-(WithBias, BiasFree, 1/3-channel, dual-pixel) loads without extra arguments.
+Official checkpoints are BasicSR dicts ``{'params': state_dict}`` whose keys restorefw's
+Restormer keeps, so importing needs no renaming. The configuration is inferred from key names
+and shapes alone, so any of the official variants (WithBias, BiasFree, 1/3-channel,
+dual-pixel) loads without extra arguments. ``restorefw convert`` and ``restorefw eval`` reach
+this module through :data:`IMPORTER`.
 """
 
 from __future__ import annotations
@@ -10,20 +12,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import ValidationError
 from torch import Tensor
 
-from restorefw._errors import CheckpointError
-from restorefw.engine import read_state_dict, save_weights, unwrap_state_dict
+from restorefw import CheckpointError
+from restorefw.weights import Importer, load_into, read_state_dict, unwrap_state_dict
 from restorefw_restormer._arch import Restormer, RestormerConfig, build_restormer
 
-__all__ = ["convert_to_safetensors", "infer_config", "load_restormer", "read_state_dict"]
-
-_SHOWN = 5  # entries listed per problem kind in a mismatch message
+__all__ = ["IMPORTER", "infer_config", "infer_spec", "load_restormer"]
 
 
 def _block_counts(sd: Mapping[str, Tensor], prefix: str) -> int:
@@ -74,36 +72,19 @@ def infer_config(sd: Mapping[str, Tensor]) -> RestormerConfig:
         raise CheckpointError(f"inconsistent Restormer state dict: {exc}") from exc
 
 
-def _mismatch_report(sd: Mapping[str, Tensor], cfg: RestormerConfig) -> str:
-    """Describe how ``sd`` differs from the keys and shapes of a model built from ``cfg``; '' if it fits."""
-    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
-        expected = {k: tuple(v.shape) for k, v in build_restormer(cfg).state_dict().items()}
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    wrong = [
-        f"{k}: checkpoint {tuple(sd[k].shape)} vs model {s}"
-        for k, s in expected.items()
-        if k in sd and tuple(sd[k].shape) != s
-    ]
-    parts = []
-    for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong)):
-        if items:
-            more = f", ... (+{len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
-            parts.append(f"{len(items)} {label}: {', '.join(items[:_SHOWN])}{more}")
-    return "; ".join(parts)
+def infer_spec(state: Mapping[str, Tensor]) -> dict[str, Any] | None:
+    """Restormer parameters of an official (or restorefw) state dict; ``None`` if not a Restormer.
+
+    Raises:
+        CheckpointError: the keys look like a Restormer but are inconsistent (names what is wrong).
+    """
+    if not any(k.startswith(("patch_embed.proj.", "latent.")) for k in state):
+        return None
+    return infer_config(state).model_dump()
 
 
-def _infer_config_of(sd: Mapping[str, Tensor], source: str) -> RestormerConfig:
-    try:
-        return infer_config(sd)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{source}: {exc}") from exc
-
-
-def _load_source(path_or_sd: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str, Tensor], str]:
-    if isinstance(path_or_sd, Mapping):
-        return unwrap_state_dict(path_or_sd, "state dict"), "state dict"
-    return read_state_dict(path_or_sd), str(path_or_sd)
+IMPORTER = Importer(infer_spec)
+"""The official key names are restorefw's: nothing to map in either direction."""
 
 
 def load_restormer(
@@ -112,7 +93,7 @@ def load_restormer(
     """Build a :class:`Restormer` and load a checkpoint into it.
 
     Args:
-        path_or_sd: checkpoint file (see :func:`restorefw.engine.read_state_dict`) or a state dict,
+        path_or_sd: checkpoint file (see :func:`restorefw.weights.read_state_dict`) or a state dict,
             possibly wrapped as ``{'params': ...}``.
         config: the architecture; inferred from the state dict when ``None``.
 
@@ -123,32 +104,15 @@ def load_restormer(
         CheckpointError: unreadable file, or keys/shapes that do not fit the
             configuration (one error listing missing, unexpected and mis-shaped keys).
     """
-    sd, source = _load_source(path_or_sd)
-    cfg = config if config is not None else _infer_config_of(sd, source)
-    if report := _mismatch_report(sd, cfg):
-        raise CheckpointError(f"{source}: checkpoint does not fit Restormer {cfg.model_dump()}: {report}")
-    model = build_restormer(cfg)
-    model.load_state_dict(sd, strict=True)
+    if isinstance(path_or_sd, Mapping):
+        sd, source = unwrap_state_dict(path_or_sd, "state dict"), "state dict"
+    else:
+        sd, source = read_state_dict(path_or_sd), str(path_or_sd)
+    if config is None:
+        try:
+            config = infer_config(sd)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{source}: {exc}") from exc
+    model = build_restormer(config)
+    load_into(model, sd, source)
     return model
-
-
-def convert_to_safetensors(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> dict[str, Any]:
-    """Convert a Restormer checkpoint to safetensors, checking it against its inferred config.
-
-    The file carries restorefw metadata (``model`` spec), so ``restorefw restore
-    --checkpoint DST`` can rebuild the model; it is written atomically.
-
-    Returns:
-        The metadata stored in the file.
-
-    Raises:
-        CheckpointError: ``src`` is unreadable or is not a consistent Restormer checkpoint.
-    """
-    sd = read_state_dict(src)
-    cfg = _infer_config_of(sd, str(src))
-    if report := _mismatch_report(sd, cfg):
-        raise CheckpointError(f"{src}: not a consistent Restormer checkpoint: {report}")
-    metadata = {"architecture": "restormer", "model": {"type": "restormer", **cfg.model_dump()},
-                "source": Path(src).name}
-    save_weights(dst, sd, metadata)
-    return metadata

@@ -1,23 +1,22 @@
-"""Registration of Restormer as a whole model and as encoder/decoder parts."""
+"""Registration of Restormer as a whole model and as encoder/decoder parts, and of its official checkpoints."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import Any
 
-from torch import Tensor
-
-from restorefw import hookimpl
-from restorefw.hookspecs import Register
+from restorefw import Register, hookimpl
+from restorefw.hookspecs import RegisterWeights
+from restorefw.weights import read_weights_table
 from restorefw_restormer._arch import (
     Restormer,
     RestormerConfig,
     RestormerDecoder,
     RestormerEncoder,
-    build_restormer,
     build_restormer_decoder,
     build_restormer_encoder,
 )
-from restorefw_restormer._convert import infer_config
+from restorefw_restormer._convert import IMPORTER
 from restorefw_restormer._fused import register_fused_ops
 from restorefw_restormer._ops import register_restormer_ops
 
@@ -25,43 +24,32 @@ _LICENSE = "Apache-2.0 (clean-room code); official weights: Academic Public Lice
 _PAPER = "Zamir et al., Restormer, CVPR 2022, arXiv:2111.09881"
 
 
-def _whole(**params: Any) -> Restormer:
-    """Restormer (MDTA + GDFN U-Net transformer) with the official state-dict names."""
-    return build_restormer(RestormerConfig(**params))
-
-
+# The registry has validated the parameters with RestormerConfig already: construct, don't re-validate.
 def _encoder(**params: Any) -> RestormerEncoder:
     """Restormer encoder half: image → features [level1, level2, level3, latent]."""
-    return build_restormer_encoder(RestormerConfig(**params))
+    return build_restormer_encoder(RestormerConfig.model_construct(**params))
 
 
 def _decoder(**params: Any) -> RestormerDecoder:
     """Restormer decoder half: (features, image) → restored image (global residual)."""
-    return build_restormer_decoder(RestormerConfig(**params))
-
-
-def infer_spec(state: dict[str, Tensor]) -> dict[str, Any] | None:
-    """Restormer config from an official (or restorefw) state dict; None if not a Restormer.
-
-    Raises:
-        CheckpointError: the keys look like a Restormer but are inconsistent (names what is wrong).
-    """
-    if not any(k.startswith(("patch_embed.proj.", "latent.")) for k in state):
-        return None
-    return infer_config(state).model_dump()
+    return build_restormer_decoder(RestormerConfig.model_construct(**params))
 
 
 @hookimpl
 def register_models(register: Register) -> None:
-    register("restormer", _whole, schema=RestormerConfig, license=_LICENSE, paper=_PAPER,
-             tags={"infer_spec": infer_spec})
-    register("restormer.encoder", _encoder, schema=RestormerConfig, license=_LICENSE, paper=_PAPER,
-             tags={"part": "encoder"})
-    register("restormer.decoder", _decoder, schema=RestormerConfig, license=_LICENSE, paper=_PAPER,
-             tags={"part": "decoder"})
+    register("restormer", Restormer, schema=RestormerConfig, license=_LICENSE, paper=_PAPER, importer=IMPORTER,
+             description="Restormer (MDTA + GDFN U-Net transformer) with the official state-dict names")
+    register("restormer.encoder", _encoder, schema=RestormerConfig, license=_LICENSE, paper=_PAPER, part="encoder")
+    register("restormer.decoder", _decoder, schema=RestormerConfig, license=_LICENSE, paper=_PAPER, part="decoder")
 
 
 @hookimpl
 def register_ops(register: Register) -> None:
     register_restormer_ops(register)
     register_fused_ops(register)
+
+
+@hookimpl
+def register_weights(register: RegisterWeights) -> None:
+    for entry in read_weights_table(files("restorefw_restormer") / "weights.toml"):
+        register(entry)

@@ -15,7 +15,7 @@ their map in place.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -24,12 +24,50 @@ from torch import Tensor, nn
 from restorefw.engine import mapped_allocations, trim_heap
 from restorefw_restormer._ops import nhwc_attend, nhwc_heads, nhwc_square_sums
 
-if TYPE_CHECKING:
-    from restorefw_restormer._arch import Attention, Restormer, TransformerBlock
-
 __all__ = ["forward_streamed"]
 
 StripFn = Callable[[Tensor], Tensor]
+
+
+# The layers are read through these structural types so that this module, which ``_arch``
+# imports, needs nothing from ``_arch`` in return.
+class _Attention(Protocol):
+    qkv: nn.Conv2d
+    qkv_dwconv: nn.Conv2d
+    project_out: nn.Module
+    num_heads: int
+    temperature: Tensor
+
+
+class _Block(Protocol):
+    attn: _Attention
+    norm1: nn.Module
+    norm2: nn.Module
+    ffn: nn.Module
+
+
+class _Restormer(Protocol):
+    dim: int
+    dual_pixel_task: bool
+    patch_embed: nn.Module
+    down1_2: nn.Module
+    down2_3: nn.Module
+    down3_4: nn.Module
+    up4_3: nn.Module
+    up3_2: nn.Module
+    up2_1: nn.Module
+    reduce_chan_level3: nn.Module
+    reduce_chan_level2: nn.Module
+    skip_conv: nn.Module
+    output: nn.Module
+    encoder_level1: nn.Sequential
+    encoder_level2: nn.Sequential
+    encoder_level3: nn.Sequential
+    latent: nn.Sequential
+    decoder_level3: nn.Sequential
+    decoder_level2: nn.Sequential
+    decoder_level1: nn.Sequential
+    refinement: nn.Sequential
 
 
 def _full(like: Tensor, *shape: int) -> Tensor:
@@ -95,7 +133,7 @@ def _residual(fn: StripFn, x: Tensor, budget: int) -> Tensor:
     return x
 
 
-def _split_qkv(attn: Attention, part: slice) -> StripFn:
+def _split_qkv(attn: _Attention, part: slice) -> StripFn:
     """The 1x1 and depthwise 3x3 convolutions of MDTA restricted to the channels ``part``."""
     qkv, dw = attn.qkv, attn.qkv_dwconv
     weight, bias = qkv.weight[part], None if qkv.bias is None else qkv.bias[part]
@@ -104,7 +142,7 @@ def _split_qkv(attn: Attention, part: slice) -> StripFn:
     return lambda y: F.conv2d(F.conv2d(y, weight, bias), dw_weight, dw_bias, padding=1, groups=groups)
 
 
-def _attention_map(block: TransformerBlock, x: Tensor, budget: int) -> Tensor:
+def _attention_map(block: _Block, x: Tensor, budget: int) -> Tensor:
     """Per-image, per-head MDTA attention ``(B, heads, C/heads, C/heads)`` summed over all strips."""
     attn, channels = block.attn, x.shape[1]
     heads, per_head = attn.num_heads, x.shape[1] // attn.num_heads
@@ -127,7 +165,7 @@ def _attention_map(block: TransformerBlock, x: Tensor, budget: int) -> Tensor:
     return (gram / norms * attn.temperature.to(acc)).softmax(dim=-1)
 
 
-def _block(block: TransformerBlock, x: Tensor, budget: int) -> Tensor:
+def _block(block: _Block, x: Tensor, budget: int) -> Tensor:
     attn = block.attn
     weights = _attention_map(block, x, budget)
     value = _split_qkv(attn, slice(2 * x.shape[1], 3 * x.shape[1]))
@@ -176,7 +214,7 @@ def _up_into(up: nn.Module, low: Tensor, out: Tensor, budget: int) -> Tensor:
 
 
 @torch.inference_mode()
-def forward_streamed(model: Restormer, x: Tensor, pixels: int) -> Tensor:
+def forward_streamed(model: _Restormer, x: Tensor, pixels: int) -> Tensor:
     """The output of ``model(x)``, computed in strips of about ``pixels`` pixels per layer.
 
     Args:

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRIB = {
     "jpeg": ("restorefw-jpeg", {"degradation": ["jpeg"], "task": ["dejpeg"]}),
     "motion_blur": ("restorefw-motion-blur", {"kernel": ["motion_blur"]}),
+    "mlflow": ("restorefw-mlflow", {"logger": ["mlflow"]}),
 }
 RECIPES = ["contrib/restorefw-jpeg/recipes/dejpeg_quick.toml",
            "contrib/restorefw-motion-blur/recipes/deblur_motion_quick.toml"]

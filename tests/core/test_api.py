@@ -18,8 +18,9 @@ def test_public_surface():
         "API_VERSION", "KINDS", "Batch", "CheckpointError", "ComponentField", "ConfigError", "DataError",
         "Entry", "PluginError", "PluginFailure", "PluginInfo", "RecipeError", "Registry", "RegistryError",
         "RestorefwError", "RunError", "Runner", "StepContext", "Strategy", "StrictModel", "Task",
-        "__version__", "apply_overrides", "build_registry", "create", "default_registry", "dump_recipe",
-        "get_plugin_manager", "hookimpl", "list_components", "load_recipe", "resolve_recipe",
+        "__version__", "apply_overrides", "build_model", "build_op_registry", "build_registry", "Register", "create",
+        "default_registry", "dump_recipe", "get_plugin_manager", "hookimpl", "list_components", "load_model",
+        "load_recipe", "resolve_recipe",
     }
 
 

@@ -50,7 +50,7 @@ def test_catalog_is_well_formed() -> None:
     names = [p.name for p in CATALOG]
     assert len(names) == len(set(names)), "duplicate plugin names"
     for plugin in CATALOG:
-        assert set(plugin.kinds) <= {*restorefw.KINDS, "op"}, f"{plugin.name}: unknown kinds"
+        assert set(plugin.kinds) <= {*restorefw.KINDS, "op", "weights"}, f"{plugin.name}: unknown kinds"
         assert plugin.kinds == sorted(set(plugin.kinds)), f"{plugin.name}: kinds must be sorted and unique"
         assert (plugin.path is None) == (plugin.origin == "third_party"), f"{plugin.name}: path goes with the origin"
         if plugin.origin == "first_party":
@@ -86,7 +86,7 @@ def test_catalog_entry_matches_the_installation(plugin: CatalogEntry, manager: P
     assert ep.dist is not None and _canonical(ep.dist.name) == _canonical(plugin.distribution)
     failures = [f.error for f in manager.failures if f.name == plugin.name]
     assert not failures, f"plugin '{plugin.name}' failed to load: {failures}"
-    from restorefw.ops import build_op_registry
+    from restorefw import build_op_registry
 
     op_plugins = {impl.plugin for op in build_op_registry(manager) for impl in op.implementations}
     registered = sorted({*manager.info[plugin.name].registered, *(["op"] if plugin.name in op_plugins else [])})

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from restorefw import CheckpointError
-from restorefw.engine import read_metadata, read_state_dict, save_weights
+from restorefw.weights import read_metadata, read_state_dict, save_weights
 
 
 class Evil:

@@ -65,7 +65,8 @@ def test_two_processes_with_batch_b_equal_one_process_with_batch_2b(tmp_path: Pa
     start = restorefw.create("model", "rescnn", channels=8, blocks=1).state_dict()
     assert any(not torch.equal(a[k], start[k]) for k in a), "training did not move the weights"
     written = sorted(p.name for p in (tmp_path / "two").iterdir())
-    assert written == ["checkpoints", "metrics.jsonl", "plots", "recipe.resolved.toml", "summary.json"]
+    assert written == [".restorefw-run", ".restorefw-run.lock", "checkpoints", "logs", "metrics.jsonl", "plots",
+                       "recipe.resolved.toml", "summary.json"]
     assert len((tmp_path / "two/metrics.jsonl").read_text().splitlines()) == 2
 
 

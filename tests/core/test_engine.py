@@ -11,7 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from restorefw import RunError, resolve_recipe
-from restorefw.engine import Runner, Strategy, read_metadata
+from restorefw.engine import Runner, Strategy
+from restorefw.weights import read_metadata
 
 TINY = """
 [run]
@@ -89,7 +90,8 @@ def test_rerunning_resolved_recipe_gives_identical_weights(registry, tmp_path):
     run_tiny(registry, tmp_path / "one")
     resolved = (tmp_path / "one/recipe.resolved.toml").read_text()
     run_tiny(registry, tmp_path / "two", resolved)
-    a, b = weights(tmp_path / "one/checkpoints/last.safetensors"), weights(tmp_path / "two/checkpoints/last.safetensors")
+    a = weights(tmp_path / "one/checkpoints/last.safetensors")
+    b = weights(tmp_path / "two/checkpoints/last.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -113,10 +115,11 @@ def test_interrupt_and_resume_is_exact(registry, tmp_path, monkeypatch, stop_at)
     assert not (tmp_path / "cut/summary.json").exists()
     text = (tmp_path / "cut/recipe.resolved.toml").read_text()
     run_tiny(registry, tmp_path / "cut", text, resume=True)
-    ref, cut = weights(tmp_path / "ref/checkpoints/last.safetensors"), weights(tmp_path / "cut/checkpoints/last.safetensors")
+    ref = weights(tmp_path / "ref/checkpoints/last.safetensors")
+    cut = weights(tmp_path / "cut/checkpoints/last.safetensors")
     assert all(torch.equal(ref[k], cut[k]) for k in ref)
-    steps = [(json.loads(l)["stage"], json.loads(l)["step"]) for l in (tmp_path / "cut/metrics.jsonl").read_text().splitlines()
-             if "loss" in json.loads(l)]
+    records = [json.loads(line) for line in (tmp_path / "cut/metrics.jsonl").read_text().splitlines()]
+    steps = [(r["stage"], r["step"]) for r in records if "loss" in r]
     assert steps == [("a", 2), ("a", 4), ("a", 6), ("b", 4)]
 
 
@@ -134,7 +137,8 @@ def test_nan_skip_policy_counts_skipped_steps(registry, tmp_path, monkeypatch):
         return torch.tensor(float("nan"), requires_grad=True), {}
 
     monkeypatch.setattr(Strategy, "compute_loss", nan_loss)
-    text = TINY.replace('name = "a"', 'name = "a"\nnan_policy = "skip"').replace('name = "b"', 'name = "b"\nnan_policy = "skip"')
+    text = TINY.replace('name = "a"', 'name = "a"\nnan_policy = "skip"')
+    text = text.replace('name = "b"', 'name = "b"\nnan_policy = "skip"')
     summary = run_tiny(registry, tmp_path / "r", text)
     assert summary["stages"]["a"]["skipped_steps"] == 6
 
@@ -142,7 +146,8 @@ def test_nan_skip_policy_counts_skipped_steps(registry, tmp_path, monkeypatch):
 def test_stage_loads_checkpoint_into_part(registry, tmp_path):
     run_tiny(registry, tmp_path / "r")
     source = tmp_path / "r/checkpoints/a-6.safetensors"
-    text = TINY.replace('freeze = ["head", "body"]', f'load = [{{ checkpoint = "{source}" }}]\nfreeze = ["head", "body"]')
+    text = TINY.replace('freeze = ["head", "body"]',
+                        f'load = [{{ checkpoint = "{source}" }}]\nfreeze = ["head", "body"]')
     run_tiny(registry, tmp_path / "s", text)
     loaded, start = weights(source), weights(tmp_path / "s/checkpoints/b-4.safetensors")
     assert torch.equal(loaded["head.weight"], start["head.weight"])
@@ -222,7 +227,8 @@ def test_stage_with_its_own_data_and_reinitialised_part(registry, tmp_path):
     from restorefw.engine import BatchMaker
 
     text = TINY.replace('freeze = ["head", "body"]',
-                        'freeze = ["body"]\nreinit = ["head"]\ntrain = { type = "skimage_samples", images = ["rocket"] }')
+                        'freeze = ["body"]\nreinit = ["head"]\n'
+                        'train = { type = "skimage_samples", images = ["rocket"] }')
     recipe = resolve_recipe(tomllib.loads(text), registry)
     assert recipe["stages"][1]["train"] == {"type": "skimage_samples", "images": ["rocket"]}
     maker = BatchMaker(recipe, registry, registry.build("dataset", recipe["data"]["train"]), None)
@@ -239,7 +245,7 @@ def test_a_strategy_without_loss_gets_no_loss_component(registry, tmp_path, monk
 
     built: list[str] = []
     build = registry.build
-    monkeypatch.setattr(registry, "build", lambda kind, spec: built.append(kind) or build(kind, spec))
+    monkeypatch.setattr(registry, "build", lambda kind, spec, *args: built.append(kind) or build(kind, spec, *args))
     monkeypatch.setattr(Strategy, "uses_loss", False)
     recipe = resolve_recipe(tiny_recipe("noloss"), registry)
     with pytest.raises(RunError, match="strategy 'supervised' of stage 's' declares uses_loss = False"):

@@ -93,7 +93,10 @@ def test_hook_error_is_recorded_not_raised():
     module.register_metrics = register_metrics
     pm = get_plugin_manager(load_entrypoints=False, plugins=[("bad", module)])
     restorefw.build_registry(pm)
-    assert pm.failures[0].name == "bad" and "register_metrics raised RuntimeError: boom" in pm.failures[0].error
+    failure = pm.failures[0]
+    assert failure.name == "bad" and failure.hook == "register_metrics"
+    assert failure.error.startswith("hook register_metrics (register_metrics(register) at ")
+    assert failure.error.endswith(") raised RuntimeError: boom")
 
 
 def test_plugins_cli_json_lists_failure(fake_entry_points):

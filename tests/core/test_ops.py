@@ -196,7 +196,7 @@ def test_malformed_registrations_are_rejected(call: Any, message: str) -> None:
 
 def test_plugin_problems_are_recorded_not_raised() -> None:
     pm = plugin_manager(Broken(), Orphan(), strict=False)
-    registry = ops.build_op_registry(pm)
+    registry = restorefw.build_op_registry(pm)
     errors = {f.name: f.error for f in pm.failures}
     assert "op 'layernorm2d' has two references: by plugin 'core' (restorefw" in errors["broken"]
     assert "override 'fast' of op 'nobody.op', which no plugin gives a reference for" in errors["orphan"]

@@ -7,17 +7,8 @@ import torch
 from torch import nn
 
 from restorefw import ConfigError
-from restorefw.engine import (
-    CpuIsa,
-    PrecisionSupport,
-    autocast,
-    autocast_dtype,
-    cpu_isa,
-    model_precision,
-    precision_support,
-    resolve_precision,
-)
-from restorefw.engine import _device, _isa
+from restorefw.engine import CpuIsa, _device, _isa, autocast, autocast_dtype, cpu_isa, resolve_precision
+from restorefw.models import PrecisionSupport, model_precision, precision_support
 
 CPU = torch.device("cpu")
 SAPPHIRE_RAPIDS = """processor\t: 0

@@ -54,8 +54,8 @@ def test_sigkill_then_resume_gives_identical_weights(tmp_path):
 
 
 def test_nan_at_step_k_exits_non_zero_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys, registry):
+    from restorefw._builder import load_model
     from restorefw.engine import Strategy
-    from restorefw.models import load_model
 
     original = Strategy.compute_loss
 
@@ -139,3 +139,58 @@ def test_malformed_recipes_exit_2_without_traceback(case, tmp_path, monkeypatch,
         assert expected in err and "bad.toml" in err, (name, err)
         assert "Traceback" not in err
         assert not out.exists()
+
+
+SIGNALLED = tomli_w.dumps(tiny_recipe(
+    "signals", run={"threads": 1, "autosave_minutes": 0},
+    data={"train": {"type": "skimage_samples", "images": ["camera", "coffee"]}, "patch_size": 48, "batch_size": 4},
+    stages=[{"name": "a", "steps": 150, "log_every": 1}]))
+
+
+def _wait_for(condition, proc: subprocess.Popen[str], what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None and time.monotonic() < deadline, f"the run ended before {what}"
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_sigusr1_saves_and_sigterm_stops_with_a_resumable_checkpoint(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(SIGNALLED)
+    assert _run("run", str(recipe), "--out", str(tmp_path / "ref"), "--quiet").wait(timeout=300) == 0
+    cut = tmp_path / "cut"
+    proc = _run("run", str(recipe), "--out", str(cut), "--quiet")
+    metrics = cut / "metrics.jsonl"
+    _wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 5, proc, "it logged 5 steps")
+    os.kill(proc.pid, signal.SIGUSR1)
+    _wait_for(lambda: any((cut / "checkpoints").glob("a-*.safetensors")), proc, "SIGUSR1 saved a checkpoint")
+    assert proc.poll() is None, "SIGUSR1 must not stop the run"
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in err and "restorefw run --resume" in err and "Traceback" not in err
+    assert (cut / "checkpoints/last.state.pt").exists() and not (cut / "summary.json").exists()
+    resumed = _run("run", "--resume", str(cut), "--quiet")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    ref = load_file(str(tmp_path / "ref/checkpoints/last.safetensors"))
+    got = load_file(str(cut / "checkpoints/last.safetensors"))
+    assert all(torch.equal(ref[k], got[k]) for k in ref)
+
+
+@pytest.mark.slow
+def test_a_second_process_on_the_same_folder_is_refused_naming_the_first(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(SIGNALLED.replace("steps = 150", "steps = 100000"))
+    out = tmp_path / "run"
+    first = _run("run", str(recipe), "--out", str(out), "--quiet")
+    metrics = out / "metrics.jsonl"
+    _wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, first, "it logged 2 steps")
+    for flag in ("--auto-resume", "--overwrite"):
+        second = _run("run", str(recipe), "--out", str(out), "--quiet", flag)
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 2 and f"in use by another restorefw process (PID {first.pid})" in err, err
+    assert first.poll() is None and (out / "metrics.jsonl").is_file()
+    os.kill(first.pid, signal.SIGTERM)
+    assert first.wait(timeout=120) == 143

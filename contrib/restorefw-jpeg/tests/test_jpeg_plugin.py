@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import restorefw_jpeg
 import torch
 from PIL import Image
 
 import restorefw
 from restorefw.testing import check_degradation, check_task, registry_with
-
-import restorefw_jpeg
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "dejpeg_quick.toml"
 

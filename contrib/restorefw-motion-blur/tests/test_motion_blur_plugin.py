@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import restorefw_motion_blur
 import torch
+from restorefw_motion_blur import rasterise, trajectory
 
 import restorefw
 from restorefw.testing import check_degradation, check_kernel, check_task, registry_with
-
-import restorefw_motion_blur
-from restorefw_motion_blur import rasterise, trajectory
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "deblur_motion_quick.toml"
 

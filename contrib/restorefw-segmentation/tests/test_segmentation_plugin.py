@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import restorefw_segmentation
 import torch
 
 import restorefw
 from restorefw.data import sample_batch
-from restorefw.engine import read_state_dict, save_weights
-from restorefw.models import load_into
 from restorefw.testing import check_model, check_task, registry_with
-
-import restorefw_segmentation
+from restorefw.weights import load_into, read_state_dict, save_weights
 
 UNET = {"type": "encoder_decoder", "encoder": {"type": "ddep.unet.encoder", "widths": [8, 16]},
         "decoder": {"type": "ddep.unet.decoder", "widths": [8, 16]}}
@@ -147,7 +145,7 @@ def test_a_pretrained_backbone_loads_into_the_segmenter(registry: restorefw.Regi
     save_weights(path, pretrained.state_dict(), {"model": UNET})
     expected = {f"backbone.{k}": v for k, v in pretrained.state_dict().items()}
     # As [model] backbone = { ..., checkpoint = "..." } does it ...
-    built = registry.create("model", "segmenter", backbone={**UNET, "checkpoint": path})
+    built = restorefw.build_model(registry, {"type": "segmenter", "backbone": {**UNET, "checkpoint": path}})
     # ... and as a stage's load = [{ checkpoint = "...", into = "backbone" }] does it.
     fresh = registry.create("model", "segmenter", backbone=UNET)
     load_into(fresh.backbone, read_state_dict(path), path)

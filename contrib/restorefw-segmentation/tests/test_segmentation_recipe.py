@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import restorefw_segmentation
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
@@ -14,8 +15,6 @@ import restorefw
 from restorefw.cli import cli
 from restorefw.engine import Batch, Runner, StepContext
 from restorefw.testing import registry_with
-
-import restorefw_segmentation
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "ddep_segmentation.toml"
 UNET = {"type": "encoder_decoder", "encoder": {"type": "ddep.unet.encoder", "widths": [8, 16]},

@@ -1,26 +1,60 @@
-"""Shared CLI plumbing: user errors become one line and exit 2, Ctrl-C exits 130."""
+"""Shared CLI plumbing: user errors become one line and exit 2 (a traceback with ``--debug``), Ctrl-C exits 130."""
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from typing import Any
 
 import click
 
 from restorefw._errors import RecipeError, RestorefwError
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "fail", "registry_for_cli", "run_cli"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "Group", "fail", "registry_for_cli", "run_cli", "warn_failures"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def fail(exc: RestorefwError) -> None:
-    """Print a user error (one line per problem) and exit 2."""
+def fail(exc: RestorefwError, debug: bool = False) -> None:
+    """Print a user error (one line per problem) and exit 2; with ``debug``, the traceback first."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
     lines = exc.lines() if isinstance(exc, RecipeError) else str(exc).splitlines() or [type(exc).__name__]
+    if not debug and exc.__cause__ is not None:
+        # An exception raised inside a plugin: its traceback is what its author needs.
+        lines[-1] += " (restorefw --debug shows the traceback)"
     for line in lines:
         click.echo(f"error: {line}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+def _debugging(ctx: click.Context | None) -> bool:
+    if ctx is not None and ctx.find_root().params.get("debug"):
+        return True
+    return os.environ.get("RESTOREFW_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _report(exc: RestorefwError, ctx: click.Context | None) -> None:
+    from restorefw.engine import RunInterrupted
+
+    if isinstance(exc, RunInterrupted):
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
+    fail(exc, _debugging(ctx))
+
+
+class Group(click.Group):
+    """The top-level group: a restorefw error raised by any command is reported the same way,
+    whether the command runs from the console script or from click's test runner."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; report restorefw errors as one line each and exit 2."""
+        try:
+            return super().invoke(ctx)
+        except RestorefwError as exc:
+            _report(exc, ctx)
 
 
 def run_cli(group: click.Group) -> None:
@@ -39,12 +73,15 @@ def run_cli(group: click.Group) -> None:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except RestorefwError as exc:
-        from restorefw.engine import RunInterrupted
+        _report(exc, click.get_current_context(silent=True))
 
-        if isinstance(exc, RunInterrupted):
-            click.echo(str(exc), err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        fail(exc)
+
+def warn_failures(pm: Any) -> None:
+    """One warning line per plugin problem recorded by a (non-strict) plugin manager."""
+    for failure in pm.failures:
+        origin = f"{failure.distribution} {failure.version}".strip()
+        click.echo(f"warning: plugin '{failure.name}'" + (f" ({origin})" if origin else "") + f": {failure.error}",
+                   err=True)
 
 
 def registry_for_cli(strict: bool | None = None) -> Any:
@@ -53,8 +90,7 @@ def registry_for_cli(strict: bool | None = None) -> Any:
 
     pm = get_plugin_manager(strict=strict)
     registry = build_registry(pm)
-    for failure in pm.failures:
-        click.echo(f"warning: plugin '{failure.name}' not loaded: {failure.error}", err=True)
+    warn_failures(pm)
     return registry
 
 

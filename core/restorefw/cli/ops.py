@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from restorefw.cli._common import warn_failures
+
 __all__ = ["ops"]
 
 
@@ -24,8 +26,7 @@ def ops(as_json: bool, device: str | None, dtype: str) -> None:
 
     pm = get_plugin_manager()
     registry = build_op_registry(pm)
-    for failure in pm.failures:
-        click.echo(f"warning: plugin '{failure.name}' not loaded: {failure.error}", err=True)
+    warn_failures(pm)
     target = getattr(torch, dtype, None)
     if not isinstance(target, torch.dtype):
         raise ConfigError(f"unknown dtype '{dtype}'", "--dtype")

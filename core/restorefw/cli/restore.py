@@ -11,24 +11,6 @@ from restorefw.cli._common import registry_for_cli
 __all__ = ["restore"]
 
 
-def _inputs(paths: tuple[Path, ...]) -> list[Path]:
-    from restorefw._errors import DataError
-    from restorefw.data import IMAGE_EXTENSIONS
-
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-            if not found:
-                raise DataError(f"folder '{path}' holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-            files += found
-        elif path.exists():
-            files.append(path)
-        else:
-            raise DataError(f"input '{path}' does not exist")
-    return files
-
-
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
@@ -51,39 +33,18 @@ def _inputs(paths: tuple[Path, ...]) -> list[Path]:
 def restore(inputs: tuple[Path, ...], out: Path, checkpoint: Path | None, run_dir: Path | None, tile: int | None,
             tile_overlap: int, tile_mode: str, device: str, precision: str, adapt_steps: int | None,
             kernel: Path | None, adapt_lr: float, downsample: str) -> None:
-    """Restore INPUTS (images or folders) and write PNGs of the same name into OUT."""
+    """Restore INPUTS (images or folders) into PNGs under OUT, keeping grey, alpha and 16 bits."""
     if (checkpoint is None) == (run_dir is None):
         raise click.UsageError("give exactly one of --checkpoint or --run")
     if (adapt_steps is None) != (kernel is None):
         raise click.UsageError("--adapt-steps and --kernel go together")
-    from restorefw.data import read_image, write_image
-    from restorefw.engine import resolve_device, resolve_precision, restore_image
-    from restorefw.models import load_model
+    from restorefw.engine import RestoreRequest, restore_job
 
-    ckpt = checkpoint or run_dir / "checkpoints" / "last.safetensors"  # type: ignore[operator]
-    files = _inputs(inputs)
-    registry = registry_for_cli()
-    model, meta = load_model(str(ckpt), registry)
-    torch_device = resolve_device(device)
-    model.to(torch_device)
-    zero_shot = None
-    if adapt_steps is not None:
-        zero_shot = registry.get("model", meta["model"]["type"]).tags.get("zero_shot")
-        if zero_shot is None:
-            raise click.UsageError(f"model '{meta['model']['type']}' does not support zero-shot adaptation")
-    channels = int(getattr(model, "in_channels_image", 3))
-    for path in files:
-        image = read_image(path, channels=channels)[None]
-        try:
-            if zero_shot is not None:
-                restored = zero_shot(model, image, str(kernel), steps=adapt_steps, lr=adapt_lr,
-                                     downsample=downsample, tile=tile, tile_overlap=tile_overlap,
-                                     precision=resolve_precision(precision, torch_device))
-            else:
-                restored = restore_image(model, image, torch_device, resolve_precision(precision, torch_device),
-                                         tile, tile_overlap, tile_mode)  # type: ignore[arg-type]
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-        target = out / f"{path.stem}.png"
-        write_image(target, restored[0])
-        click.echo(f"{path} -> {target} ({restored.shape[-1]}x{restored.shape[-2]})")
+    request = RestoreRequest(
+        inputs=inputs, out=out, checkpoint=checkpoint or run_dir / "checkpoints" / "last.safetensors",  # type: ignore[operator]
+        tile=tile, tile_overlap=tile_overlap, tile_mode=tile_mode, device=device, precision=precision,  # type: ignore[arg-type]
+        adapt_steps=adapt_steps, kernel=kernel, adapt_lr=adapt_lr, downsample=downsample)
+    for done in restore_job(request, registry_for_cli()):
+        notes = [f"kept {', '.join(done.kept)}"] * bool(done.kept) + [f"converted {c}" for c in done.converted]
+        click.echo(f"{done.source} -> {done.target} ({done.width}x{done.height}{'; ' if notes else ''}"
+                   f"{'; '.join(notes)})")

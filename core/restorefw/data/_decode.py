@@ -5,14 +5,20 @@ Errors are Pillow's own; callers turn them into ``DataError``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from PIL import ExifTags, Image, ImageFile
 
 _GREY16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+# Modes that _pixels returns as one grey channel ("F" is refused there, so it never counts).
+_GREY_MODES = ("1", "L", "LA", "I", *_GREY16_MODES)
 # Pillow has no 16-bit colour modes: it unpacks 16-bit colour samples (in PNG
 # and TIFF files) to 8 bits by keeping their high byte.
 _COLOUR16 = re.compile(r"(RGB|RGBA|RGBX);16([BLN])")
@@ -40,9 +46,38 @@ _QUARTER_TURNS = (
 )
 
 
+MAX_PIXELS_VAR = "RESTOREFW_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 100_000_000
+"""Largest image decoded (width × height), unless ``RESTOREFW_MAX_IMAGE_PIXELS`` says otherwise:
+a few hundred bytes of PNG can declare 144 megapixels and take gigabytes to decode."""
+
+
+def max_pixels() -> int:
+    """The pixel limit in force (``RESTOREFW_MAX_IMAGE_PIXELS``, else :data:`DEFAULT_MAX_PIXELS`)."""
+    text = os.environ.get(MAX_PIXELS_VAR, "").strip()
+    try:
+        return int(text) if text else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise ValueError(f"{MAX_PIXELS_VAR}={text!r} is not a whole number of pixels") from None
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[ImageFile.ImageFile]:
+    """The image file opened, its size checked against :func:`max_pixels` before any pixel is decoded."""
+    with warnings.catch_warnings():
+        # Pillow warns between its own limit and twice it; the limit here is the one that counts.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as im:
+            width, height = im.size
+            if width * height > max_pixels():
+                raise ValueError(f"{width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
+                                 f"{max_pixels() / 1e6:.0f} (set {MAX_PIXELS_VAR} to allow larger images)")
+            yield im
+
+
 def decode(path: Path) -> np.ndarray:
     """Pixels of an image file as float32 in [0, 1]: (H, W) grey or (H, W, 3) RGB."""
-    with Image.open(path) as im:
+    with _opened(path) as im:
         rawmode = _rawmode(im)
         if rawmode == _PNG_GREY_ALPHA16 and im.format == "PNG":
             # Unpacked as 8-bit RGBA, each pixel's four bytes come out
@@ -97,7 +132,7 @@ def _join_bytes(high: np.ndarray, low: np.ndarray) -> np.ndarray:
 
 def _decode_with(path: Path, rawmode: str) -> np.ndarray:
     """Decodes a file with another raw mode of the same bits per pixel, as float32."""
-    with Image.open(path) as im:
+    with _opened(path) as im:
         im.tile = [
             tile._replace(args=(rawmode, *tile.args[1:]) if isinstance(tile.args, tuple) else rawmode)
             for tile in im.tile
@@ -130,8 +165,18 @@ def _upright_transpose(im: Image.Image) -> Image.Transpose | None:
 
 def oriented_size(path: Path) -> tuple[int, int]:
     """``(height, width)`` of an image file after EXIF orientation, read from its header."""
-    with Image.open(path) as im:
+    height, width, _ = header(path)
+    return height, width
+
+
+def header(path: Path) -> tuple[int, int, int]:
+    """``(height, width, channels)`` as :func:`decode` would give them, read from the header.
+
+    ``channels`` is 1 for the files :func:`decode` returns as (H, W) grey and 3 for the others.
+    """
+    with _opened(path) as im:
         width, height = im.size
         if _upright_transpose(im) in _QUARTER_TURNS:
             width, height = height, width
-    return height, width
+        grey = im.mode in _GREY_MODES or (_rawmode(im) == _PNG_GREY_ALPHA16 and im.format == "PNG")
+    return height, width, 1 if grey else 3

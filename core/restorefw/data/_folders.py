@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -97,9 +98,11 @@ def list_images(folder: Path, recursive: bool, extensions: Sequence[str]) -> dic
 
 
 def check_counterparts(
-    lq_dir: Path, lq: Mapping[str, Path], gt_dir: Path, gt: Mapping[str, Path]
+    lq_dir: Path, lq: Mapping[str, Path], gt_dir: Path, gt: Mapping[str, Path], rule: str = "extension aside"
 ) -> None:
     """Checks that every lq file has a gt file of the same name, and the other way round.
+
+    ``rule`` says how names were matched, for the message.
 
     Raises:
         DataError: listing, for each side, how many files lack a counterpart
@@ -115,7 +118,7 @@ def check_counterparts(
             )
     if problems:
         raise DataError(
-            "; ".join(problems) + "; expected lq and gt files matched by name, extension aside"
+            "; ".join(problems) + f"; expected lq and gt files matched by name, {rule}"
         )
 
 
@@ -172,3 +175,9 @@ def listing(items: Sequence[object]) -> str:
     """The first few items, quoted, and how many more there are."""
     shown = ", ".join(f"'{item}'" for item in items[:_SHOWN])
     return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest known name, or an empty string."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
+    return f" (did you mean '{match[0]}'?)" if match else ""

@@ -25,7 +25,8 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from restorefw._errors import DataError
-from restorefw.data._decode import decode, oriented_size
+from restorefw.data._decode import decode, header, oriented_size
+from restorefw.data._format import ImageFormat, decode_alpha, decode_format
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".bmp", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp"
@@ -38,6 +39,8 @@ _DECODE_ERRORS = (
     OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError
 )
 _T = TypeVar("_T")
+# Channels → (Pillow mode for 8 bits, PNG colour type for 16 bits).
+_PNG_MODES = {1: ("L", 0), 2: ("LA", 4), 3: ("RGB", 2), 4: ("RGBA", 6)}
 
 
 def read_image(path: str | Path, channels: int = 3) -> Tensor:
@@ -87,8 +90,44 @@ def image_size(path: str | Path) -> tuple[int, int]:
     return _guarded(Path(path), oriented_size)
 
 
+def image_shape(path: str | Path) -> tuple[int, int, int]:
+    """``(channels, height, width)`` of an image file as stored, from its header alone.
+
+    ``channels`` is 1 for grey files (with or without alpha) and 3 for colour
+    and palette ones: what :func:`read_image` keeps when asked for the file's
+    own channel count. Height and width are after EXIF orientation.
+
+    Args:
+        path: the image file.
+
+    Raises:
+        DataError: the file is missing, a folder or not an image.
+    """
+    height, width, channels = _guarded(Path(path), header)
+    return channels, height, width
+
+
+def image_format(path: str | Path) -> ImageFormat:
+    """Grey or colour, alpha or not, 8 or 16 bits: how an image file stores its pixels (header only).
+
+    Raises:
+        DataError: the file is missing, a folder or not an image.
+    """
+    return _guarded(Path(path), decode_format)
+
+
+def read_alpha(path: str | Path) -> Tensor | None:
+    """The alpha channel of an image file as a float32 (1, H, W) tensor in [0, 1], or ``None``.
+
+    Raises:
+        DataError: the file is missing, a folder, not an image, truncated or corrupt.
+    """
+    alpha = _guarded(Path(path), decode_alpha)
+    return None if alpha is None else torch.from_numpy(np.ascontiguousarray(alpha))[None]
+
+
 def write_image(path: str | Path, img: Tensor, bit_depth: int = 8) -> None:
-    """Writes a (C, H, W) or (1, C, H, W) tensor with 1 or 3 channels as a PNG file.
+    """Writes a (C, H, W) or (1, C, H, W) tensor as a PNG file: grey, grey + alpha, RGB or RGBA.
 
     Values are clamped to [0, 1] and rounded to the nearest level. Parent
     folders are created. The file is written under a temporary name in the same
@@ -96,7 +135,7 @@ def write_image(path: str | Path, img: Tensor, bit_depth: int = 8) -> None:
 
     Args:
         path: the ``.png`` file to write; replaced if it exists.
-        img: the image, values in [0, 1].
+        img: the image, values in [0, 1], with 1, 2, 3 or 4 channels (the last of 2 or 4 is alpha).
         bit_depth: 8 or 16 bits per channel.
 
     Raises:
@@ -110,11 +149,10 @@ def write_image(path: str | Path, img: Tensor, bit_depth: int = 8) -> None:
         raise _cannot_write(path, f"bit_depth must be 8 or 16, got {bit_depth}")
     if img.dim() == 4 and img.shape[0] == 1:
         img = img[0]
-    if img.dim() != 3 or img.shape[0] not in (1, 3):
+    if img.dim() != 3 or img.shape[0] not in _PNG_MODES:
         raise _cannot_write(
             path,
-            f"expected a (C, H, W) or (1, C, H, W) tensor with 1 or 3 channels, "
-            f"got shape {tuple(img.shape)}",
+            f"expected a (C, H, W) or (1, C, H, W) tensor with 1 to 4 channels, got shape {tuple(img.shape)}",
         )
     if torch.isnan(img).any():
         raise _cannot_write(path, "the image contains NaN values")
@@ -125,10 +163,10 @@ def write_image(path: str | Path, img: Tensor, bit_depth: int = 8) -> None:
         pixels = pixels[:, :, 0]
     if bit_depth == 8:
         buffer = io.BytesIO()
-        Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+        Image.fromarray(pixels.astype(np.uint8), mode=_PNG_MODES[img.shape[0]][0]).save(buffer, format="PNG")
         data = buffer.getvalue()
     else:
-        data = _encode_png16(pixels.astype(np.uint16))
+        data = _encode_png16(pixels.astype(np.uint16), _PNG_MODES[img.shape[0]][1])
     _write_atomically(path, data)
 
 
@@ -146,10 +184,9 @@ def _guarded(path: Path, read: Callable[[Path], _T]) -> _T:
         raise _cannot_read(path, str(error) or type(error).__name__) from error
 
 
-def _encode_png16(pixels: np.ndarray) -> bytes:
-    """Encodes (H, W) or (H, W, 3) uint16 pixels as PNG; Pillow cannot write 16-bit RGB."""
+def _encode_png16(pixels: np.ndarray, colour_type: int) -> bytes:
+    """Encodes (H, W) or (H, W, C) uint16 pixels as PNG; Pillow cannot write 16-bit colour or alpha."""
     height, width = pixels.shape[:2]
-    colour_type = 0 if pixels.ndim == 2 else 2
     rows = pixels.astype(">u2").reshape(height, -1).view(np.uint8)
     # Every scanline starts with its filter type; 0 means unfiltered.
     scanlines = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +10,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from restorefw._recipe import Recipe, as_recipe
 from restorefw._registry import Registry
+from restorefw.engine._blame import build_blamed
 from restorefw.engine._strategy import Batch
 
 __all__ = ["BatchMaker", "Prefetcher", "batch_seed"]
@@ -32,29 +34,30 @@ class BatchMaker:
     would (sampling and degradation cost far less than a training step).
     """
 
-    def __init__(self, recipe: dict[str, Any], registry: Registry, dataset: Any, default_task: Any,
+    def __init__(self, recipe: Mapping[str, Any] | Recipe, registry: Registry, dataset: Any, default_task: Any,
                  rank: int = 0, world_size: int = 1) -> None:
-        self.recipe, self.rank, self.world_size = recipe, rank, world_size
-        self.seed = recipe["run"]["seed"]
-        self.tasks = [registry.build("task", s["task"]) if s["task"] else default_task for s in recipe["stages"]]
-        self.datasets = [registry.build("dataset", s["train"]) if s["train"] else dataset for s in recipe["stages"]]
+        self.recipe, self.rank, self.world_size = as_recipe(recipe), rank, world_size
+        self.seed = self.recipe.run.seed
+        stages = self.recipe.stages
+        self.tasks = [build_blamed(registry, "task", s.task) if s.task else default_task for s in stages]
+        self.datasets = [registry.build("dataset", s.train) if s.train else dataset for s in stages]
 
     def shape(self, index: int, step: int) -> tuple[int, int]:
         """(batch size, patch size) of a step, following the stage's progressive phases."""
-        spec, data = self.recipe["stages"][index], self.recipe["data"]
+        stage, data = self.recipe.stages[index], self.recipe.data
         remaining = step
-        for phase in spec["phases"]:
-            if remaining < phase["steps"]:
-                return phase["batch_size"], phase["patch_size"]
-            remaining -= phase["steps"]
-        return spec["batch_size"] or data["batch_size"], spec["patch_size"] or data["patch_size"]
+        for phase in stage.phases:
+            if remaining < phase.steps:
+                return phase.batch_size, phase.patch_size
+            remaining -= phase.steps
+        return stage.batch_size or data.batch_size, stage.patch_size or data.patch_size
 
     def check_sizes(self) -> None:
         """Every training image must hold the largest patch of every stage."""
         from restorefw.data import check_min_size
 
-        for index, spec in enumerate(self.recipe["stages"]):
-            patches = [p["patch_size"] for p in spec["phases"]] or [self.shape(index, 0)[1]]
+        for index, stage in enumerate(self.recipe.stages):
+            patches = [p.patch_size for p in stage.phases] or [self.shape(index, 0)[1]]
             check_min_size(self.datasets[index], max(patches), self.tasks[index].scale)
 
     def generator(self, index: int, step: int, micro: int = 0, salt: int = 0) -> torch.Generator:
@@ -72,7 +75,7 @@ class BatchMaker:
         batch_size, patch = self.shape(index, step)
         generator = self.generator(index, step, micro)
         sampled = sample_batch(self.datasets[index], batch_size * self.world_size, patch, generator,
-                               augment=self.recipe["data"]["augment"])
+                               augment=self.recipe.data.augment)
         if isinstance(sampled, tuple):
             lq, target = sampled
         else:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Literal
 
 import torch
 
 from restorefw._errors import ConfigError
 from restorefw.engine._isa import cpu_isa
+from restorefw.models import Precision
 
-__all__ = ["PRECISIONS", "Precision", "autocast", "autocast_dtype", "resolve_device", "resolve_precision"]
-
-Precision = Literal["fp32", "bf16", "fp16"]
-"""A resolved precision: what :func:`autocast` runs."""
+__all__ = ["PRECISIONS", "autocast", "autocast_dtype", "resolve_device", "resolve_precision"]
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 """What ``--precision`` and ``run.precision`` accept."""

@@ -84,6 +84,15 @@ def reduce_mean(values: dict[str, float], info: DistInfo, device: torch.device) 
     return {k: v / info.world_size for k, v in zip(keys, tensor.tolist(), strict=True)}
 
 
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """Whether ``flag`` is set on any rank (every rank gets the same answer, so all act alike)."""
+    if not info.enabled:
+        return flag
+    tensor = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
+
+
 @contextlib.contextmanager
 def no_sync(model: nn.Module, skip: bool) -> Iterator[None]:
     """Skip DDP's gradient all-reduce for accumulation micro-steps."""

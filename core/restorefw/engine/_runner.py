@@ -5,34 +5,48 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from restorefw._builder import build_model
 from restorefw._errors import RunError
-from restorefw._recipe import dump_recipe
+from restorefw._recipe import Recipe, StageSection, as_recipe, dump_recipe
 from restorefw._registry import Registry
 from restorefw.engine._batches import BatchMaker, Prefetcher
-from restorefw.engine._checkpoint import atomic_write, load_state, read_state_dict, save_state, save_weights
+from restorefw.engine._blame import build_blamed
 from restorefw.engine._device import resolve_device, resolve_precision
-from restorefw.engine._distributed import init_distributed, reduce_mean, shutdown
+from restorefw.engine._distributed import any_rank, init_distributed, reduce_mean, shutdown
 from restorefw.engine._evaluate import evaluate, make_eval_pairs
 from restorefw.engine._progress import Progress
-from restorefw.engine._runlog import MetricsLog, plot_metrics, save_sample
+from restorefw.engine._runlog import plot_metrics, safe_name, save_sample
+from restorefw.engine._signals import EXIT_CODES, SignalRequests
 from restorefw.engine._strategy import StepContext, Strategy
-from restorefw.models import load_into
+from restorefw.engine._tracking import Tracker
+from restorefw.loggers import MetricsLog, Step
+from restorefw.ops import use
+from restorefw.weights import atomic_write, load_into, load_state, read_state_dict, save_state, save_weights
 
-__all__ = ["STATE_FILE", "RunInterrupted", "Runner"]
+__all__ = ["STATE_FILE", "RunInterrupted", "Runner", "environment"]
 
 STATE_FILE = "checkpoints/last.state.pt"
 
 
 class RunInterrupted(RunError):
-    """Ctrl-C during training; a resumable checkpoint was written."""
+    """Training stopped by Ctrl-C or SIGTERM after writing a resumable checkpoint.
+
+    Attributes:
+        exit_code: the conventional status for the signal (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _reinit(module: nn.Module) -> None:
@@ -44,20 +58,34 @@ def _reinit(module: nn.Module) -> None:
 
 
 
-def _following(spec: dict[str, Any], key: tuple[int, int, int]) -> tuple[int, int, int] | None:
+def _following(stage: StageSection, key: tuple[int, int, int]) -> tuple[int, int, int] | None:
     """The key of the batch after ``key`` in its stage, if any."""
     index, step, micro = key
-    if micro + 1 < spec["accumulate"]:
+    if micro + 1 < stage.accumulate:
         return index, step, micro + 1
-    return (index, step + 1, 0) if step + 1 < spec["steps"] else None
+    return (index, step + 1, 0) if step + 1 < stage.steps else None
 
 
-def _no_loss(spec: dict[str, Any]) -> Callable[[Tensor, Tensor], Tensor]:
+def _no_loss(stage: StageSection) -> Callable[[Tensor, Tensor], Tensor]:
     def unused(pred: Tensor, target: Tensor) -> Tensor:
-        raise RunError(f"strategy '{spec['strategy']['type']}' of stage '{spec['name']}' declares uses_loss = False "
+        raise RunError(f"strategy '{stage.strategy['type']}' of stage '{stage.name}' declares uses_loss = False "
                        "but called ctx.loss_fn")
 
     return unused
+
+
+def _version() -> str:
+    try:
+        return metadata.version("restorefw")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def environment(device: torch.device, precision: str, world_size: int = 1) -> dict[str, Any]:
+    """Where a job ran: device, precision, processes, threads and versions (for summaries)."""
+    return {"device": str(device), "precision": precision, "world_size": world_size,
+            "threads": torch.get_num_threads(),
+            "versions": {"restorefw": _version(), "torch": torch.__version__, "python": platform.python_version()}}
 
 class Runner:
     """Runs a resolved recipe into a run folder (from rank 0 only under torchrun).
@@ -67,62 +95,77 @@ class Runner:
         registry: the registry the recipe was resolved with.
         out_dir: the run folder.
         quiet: no progress output.
+        resume: the run continues from ``out_dir``'s training state, which holds every weight,
+            so the recipe's checkpoints are not read.
     """
 
-    def __init__(self, recipe: dict[str, Any], registry: Registry, out_dir: str | Path, quiet: bool = False) -> None:
-        self.recipe, self.registry, self.out = recipe, registry, Path(out_dir)
-        run = recipe["run"]
-        if run["threads"]:
-            torch.set_num_threads(run["threads"])
-        if run["deterministic"]:
+    def __init__(self, recipe: Mapping[str, Any] | Recipe, registry: Registry, out_dir: str | Path,
+                 quiet: bool = False, resume: bool = False) -> None:
+        self.plan = as_recipe(recipe)
+        self.registry, self.out, self.resuming = registry, Path(out_dir), resume
+        run = self.plan.run
+        if run.threads:
+            torch.set_num_threads(run.threads)
+        if run.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-        device = resolve_device(run["device"])
+        device = resolve_device(run.device)
         self.dist = init_distributed(device.type)
         self.device = self.dist.device(device)
-        self.precision = resolve_precision(run["precision"], self.device)
+        self.precision = resolve_precision(run.precision, self.device)
         self.progress = Progress(quiet=quiet or not self.dist.is_main)
-        torch.manual_seed(run["seed"])
-        self.task = registry.build("task", recipe["task"])
-        train = registry.build("dataset", recipe["data"]["train"])
-        self.batches = BatchMaker(recipe, registry, train, self.task, self.dist.rank, self.dist.world_size)
+        torch.manual_seed(run.seed)
+        self.task = build_blamed(registry, "task", self.plan.task)
+        train = registry.build("dataset", self.plan.data.train)
+        self.batches = BatchMaker(self.plan, registry, train, self.task, self.dist.rank, self.dist.world_size)
         self.batches.check_sizes()
-        val_spec = recipe["data"]["val"]
+        val_spec = self.plan.data.val
         self.val_data = registry.build("dataset", val_spec) if val_spec else None
-        self.model_spec: dict[str, Any] = recipe["model"]
-        from restorefw.ops import use
-
-        with use(run["ops"]):
-            self.model: nn.Module = registry.build("model", recipe["model"]).to(self.device)
-        if run["channels_last"]:
+        self.model_spec: dict[str, Any] = dict(self.plan.model)
+        with use(run.ops):
+            self.model: nn.Module = build_model(registry, self.model_spec, checkpoints=not resume).to(self.device)
+        if run.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.metrics = {spec["type"]: registry.build("metric", spec) for spec in recipe["eval"]["metrics"]}
+        self.metrics = {spec["type"]: build_blamed(registry, "metric", spec) for spec in self.plan.eval.metrics}
         self.log = MetricsLog(self.out / "metrics.jsonl")
         self.summary: dict[str, Any] = {"stages": {}}
         self.global_step = 0
+        self.signals = SignalRequests()
+        self._last_save = time.monotonic()
+        self.tracker = Tracker.for_run(registry, self.plan.loggers, enabled=self.dist.is_main)
+        self.resumed_from: Step | None = None
 
     def checkpoint_metadata(self, stage: str, step: int) -> dict[str, Any]:
         """Metadata stored in every weights file: enough to rebuild the model."""
-        from restorefw import __version__
+        return {"restorefw": _version(), "model": self.model_spec, "task": self.plan.task, "stage": stage,
+                "step": step}
 
-        return {"restorefw": __version__, "model": self.model_spec, "task": self.recipe["task"],
-                "stage": stage, "step": step}
+    def run(self, resume: bool | None = None) -> dict[str, Any]:
+        """Train every stage, evaluate, and write the run folder; returns the summary.
 
-    def run(self, resume: bool = False) -> dict[str, Any]:
-        """Train every stage, evaluate, and write the run folder; returns the summary."""
+        Args:
+            resume: continue from the run folder's training state (default: as constructed).
+        """
+        resume = self.resuming if resume is None else resume
         start = time.perf_counter()
         first_stage, first_step, state = self._load_resume_state() if resume else (0, 0, None)
         if not resume and self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            text = dump_recipe(self.recipe)
+            env = self._environment()
+            # Comments only: re-running the file reproduces the recipe; these say where it ran.
+            header = (f"# restorefw {env['versions']['restorefw']}, torch {env['versions']['torch']}, "
+                      f"python {env['versions']['python']}\n# device {env['device']}, precision {env['precision']}, "
+                      f"threads {env['threads']}, world size {env['world_size']}\n")
+            text = header + dump_recipe(self.plan.model_dump(mode="python"))
             atomic_write(self.out / "recipe.resolved.toml", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         pairs = []
         if self.val_data is not None and self.dist.is_main:
-            pairs = make_eval_pairs(self.val_data, self.task, self.recipe["run"]["seed"],
-                                    self.recipe["data"]["val_max_size"])
+            pairs = make_eval_pairs(self.val_data, self.task, self.plan.run.seed, self.plan.data.val_max_size)
         try:
-            for index in range(first_stage, len(self.recipe["stages"])):
-                self._run_stage(index, pairs, first_step if index == first_stage else 0,
-                                state if index == first_stage else None)
+            with self.signals.installed(), self.tracker.session(self.plan, self.out, self.resumed_from,
+                                                                interrupts=(RunInterrupted,)):
+                for index in range(first_stage, len(self.plan.stages)):
+                    self._run_stage(index, pairs, first_step if index == first_stage else 0,
+                                    state if index == first_stage else None)
         finally:
             shutdown(self.dist)
         if self.dist.is_main:
@@ -133,11 +176,7 @@ class Runner:
         return self.summary
 
     def _environment(self) -> dict[str, Any]:
-        from restorefw import __version__
-
-        return {"name": self.recipe["run"]["name"], "device": str(self.device), "precision": self.precision,
-                "world_size": self.dist.world_size,
-                "versions": {"restorefw": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+        return {"name": self.plan.run.name, **environment(self.device, self.precision, self.dist.world_size)}
 
     def _load_resume_state(self) -> tuple[int, int, dict[str, Any] | None]:
         path = self.out / STATE_FILE
@@ -145,49 +184,48 @@ class Runner:
             raise RunError(f"cannot resume '{self.out}': no {STATE_FILE} (the run never saved a checkpoint)")
         state = load_state(path)
         if state.get("model_spec", self.model_spec) != self.model_spec:
-            spec = {k: v for k, v in state["model_spec"].items() if k != "checkpoint"}
-            self.model, self.model_spec = self.registry.build("model", spec).to(self.device), state["model_spec"]
+            self.model_spec = state["model_spec"]
+            self.model = build_model(self.registry, self.model_spec, checkpoints=False).to(self.device)
         self.model.load_state_dict(state["model"])
         self.summary = state.get("summary", self.summary)
         self.global_step = state.get("global_step", 0)
         torch.set_rng_state(state["torch_rng"])
-        if self.dist.is_main:
-            self.log.truncate_after(state["stage"], state["step"], [s["name"] for s in self.recipe["stages"]])
+        self.resumed_from = Step(state["stage"], state["step"], self.global_step)
         if state["stage_complete"]:
             return state["stage_index"] + 1, 0, None
         return state["stage_index"], state["step"], state
 
     def _prepare_stage(self, index: int, state: dict[str, Any] | None) -> tuple[StepContext, Strategy]:
-        spec = self.recipe["stages"][index]
+        stage = self.plan.stages[index]
         if state is None:
-            for prefix in spec["reinit"]:
+            for prefix in stage.reinit:
                 _reinit(self.model.get_submodule(prefix.rstrip(".")) if prefix else self.model)
-            for load in spec["load"]:
-                target = self.model.get_submodule(load["into"].rstrip(".")) if load["into"] else self.model
-                load_into(target, read_state_dict(load["checkpoint"]), load["checkpoint"], strict=load["strict"])
+            for load in stage.load:
+                target = self.model.get_submodule(load.into.rstrip(".")) if load.into else self.model
+                load_into(target, read_state_dict(load.checkpoint), load.checkpoint, strict=load.strict)
         for name, param in self.model.named_parameters():
-            param.requires_grad_(not any(name == p or name.startswith(p.rstrip(".") + ".") for p in spec["freeze"]))
-        strategy: Strategy = self.registry.build("strategy", spec["strategy"])
+            param.requires_grad_(not any(name == p or name.startswith(p.rstrip(".") + ".") for p in stage.freeze))
+        strategy: Strategy = build_blamed(self.registry, "strategy", stage.strategy)
         if self.dist.enabled and not strategy.supports_distributed:
-            raise RunError(f"strategy '{spec['strategy']['type']}' of stage '{spec['name']}' does not support "
+            raise RunError(f"strategy '{stage.strategy['type']}' of stage '{stage.name}' does not support "
                            "torchrun/DDP; run it as a single process")
-        strategy.prepare(self.model, spec["name"])
+        strategy.prepare(self.model, stage.name)
         self.model_spec = strategy.model_spec(self.model_spec)
         self.model.to(self.device)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
-            raise RunError(f"stage '{spec['name']}' has nothing to train: every parameter is frozen")
-        optimizer = self.registry.build("optimizer", spec["optimizer"])(params)
-        scheduler = self.registry.build("scheduler", spec["scheduler"])(optimizer, spec["steps"])
+            raise RunError(f"stage '{stage.name}' has nothing to train: every parameter is frozen")
+        optimizer = self.registry.build("optimizer", stage.optimizer)(params)
+        scheduler = self.registry.build("scheduler", stage.scheduler)(optimizer, stage.steps)
         scaler = torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
         model = self.dist.wrap(self.model, self.device)
-        model = torch.compile(model) if self.recipe["run"]["compile"] else model
+        model = torch.compile(model) if self.plan.run.compile else model
         # A strategy with its own objective gets no loss component (nothing heavy built for nothing).
-        loss_fn = self.registry.build("loss", spec["loss"]) if strategy.uses_loss else _no_loss(spec)
+        loss_fn = build_blamed(self.registry, "loss", stage.loss) if strategy.uses_loss else _no_loss(stage)
         ctx = StepContext(model=model, loss_fn=loss_fn, optimizer=optimizer,
                           scheduler=scheduler, task=self.batches.tasks[index], device=self.device,
-                          precision=self.precision, stage=spec["name"], clip_grad_norm=spec["clip_grad_norm"],
-                          nan_policy=spec["nan_policy"], scaler=scaler, accumulate=spec["accumulate"])
+                          precision=self.precision, stage=stage.name, clip_grad_norm=stage.clip_grad_norm,
+                          nan_policy=stage.nan_policy, scaler=scaler, accumulate=stage.accumulate)
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -196,61 +234,98 @@ class Runner:
         return ctx, strategy
 
     def _run_stage(self, index: int, pairs: list[Any], start_step: int, state: dict[str, Any] | None) -> None:
-        spec = self.recipe["stages"][index]
+        stage = self.plan.stages[index]
         ctx, strategy = self._prepare_stage(index, state)
+        self.tracker.event(Step(stage.name, start_step, self.global_step), "stage_start", steps=stage.steps,
+                           strategy=stage.strategy["type"])
         stage_start, losses = time.perf_counter(), []
-        eval_every, step = spec["eval_every"] or spec["steps"], start_step
-        prefetch = self.recipe["data"]["prefetch"]
+        eval_every, step = stage.eval_every or stage.steps, start_step
+        prefetch = self.plan.data.prefetch
         prefetch = self.device.type == "cuda" if prefetch is None else prefetch
         try:
-            with self.progress.stage(spec["name"], spec["steps"], start_step) as advance, \
+            with self.progress.stage(stage.name, stage.steps, start_step, stage.log_every) as advance, \
                     Prefetcher.running(self.batches, self.device, strategy.uses_degradation) if prefetch \
                     else nullcontext() as prefetcher:
-                while step < spec["steps"]:
+                while step < stage.steps:
                     ctx.step = step
-                    for micro in range(spec["accumulate"]):
+                    for micro in range(stage.accumulate):
                         ctx.micro = micro
                         ctx.generator = self.batches.generator(index, step, micro, salt=0x5DEECE66D)
                         key = (index, step, micro)
-                        batch = (prefetcher(key, _following(spec, key)) if prefetcher is not None
+                        batch = (prefetcher(key, _following(stage, key)) if prefetcher is not None
                                  else self.batches(index, step, micro, self.device, strategy.uses_degradation))
                         logs = strategy.train_step(ctx, batch)
                     step += 1
                     self.global_step += 1
                     losses.append(logs["loss"])
-                    advance(logs["loss"])
-                    if step % spec["log_every"] == 0 or step == spec["steps"]:
+                    images = batch.lq.shape[0] * stage.accumulate * self.dist.world_size
+                    advance(logs["loss"], images)
+                    self.tracker.count(images)
+                    if step % stage.log_every == 0 or step == stage.steps:
                         logs = reduce_mean({**logs, "lr": ctx.optimizer.param_groups[0]["lr"]}, self.dist, self.device)
-                        self._log(spec["name"], step, logs)
-                    if pairs and (step % eval_every == 0 or step == spec["steps"]):
-                        self._evaluate(spec["name"], step, pairs, final=step == spec["steps"])
-                    if spec["save_every"] and step % spec["save_every"] == 0 and step < spec["steps"]:
-                        self._save(index, step, ctx, complete=False)
+                        self._log(stage.name, step, logs)
+                    if pairs and (step % eval_every == 0 or step == stage.steps):
+                        self._saving_on_failure(index, step, ctx, "evaluation", lambda step=step: self._evaluate(
+                            stage.name, step, pairs, final=step == stage.steps))
+                    self._checkpoint_if_due(index, step, ctx)
         except KeyboardInterrupt:
             self._save(index, step, ctx, complete=False)
-            raise RunInterrupted(f"interrupted in stage '{spec['name']}' at step {step}; "
+            raise RunInterrupted(f"interrupted in stage '{stage.name}' at step {step}; "
                                  f"continue with: restorefw run --resume {self.out}") from None
-        record = self.summary["stages"].setdefault(spec["name"], {})
+        record = self.summary["stages"].setdefault(stage.name, {})
         if pairs:
-            extra = strategy.evaluate_extra(self.model, pairs, self.metrics, ctx)
+            extra = self._saving_on_failure(index, step, ctx, "the strategy's evaluation",
+                                            lambda: strategy.evaluate_extra(self.model, pairs, self.metrics, ctx))
             if extra:
                 record["strategy_eval"] = extra
         recent = losses[-10:]
-        record.update(steps=spec["steps"], time_s=time.perf_counter() - stage_start,
+        record.update(steps=stage.steps, time_s=time.perf_counter() - stage_start,
                       final_loss=sum(recent) / len(recent) if recent else None, skipped_steps=ctx.skipped_steps)
-        self._save(index, spec["steps"], ctx, complete=True)
+        self.tracker.event(Step(stage.name, stage.steps, self.global_step), "stage_end", time_s=record["time_s"],
+                           final_loss=record["final_loss"])
+        self._save(index, stage.steps, ctx, complete=True)
 
-    def _log(self, stage: str, step: int, values: dict[str, Any]) -> None:
+    def _checkpoint_if_due(self, index: int, step: int, ctx: StepContext) -> None:
+        """Save at ``save_every``, on the autosave clock and on SIGUSR1; save and stop on SIGINT/SIGTERM."""
+        stage = self.plan.stages[index]
+        if step >= stage.steps:
+            return  # the stage's final checkpoint follows
+        stop = any_rank(self.signals.stop is not None, self.dist, self.device)
+        autosave = self.plan.run.autosave_minutes * 60
+        if stop or self.signals.save or (stage.save_every and step % stage.save_every == 0) or \
+                (autosave and time.monotonic() - self._last_save >= autosave):
+            self._save(index, step, ctx, complete=False)
+            self.signals.save = False
+        if stop:
+            received = self.signals.stop
+            name = received.name if received is not None else "another rank's signal"
+            raise RunInterrupted(f"stopped by {name} in stage '{stage.name}' at step {step}; a resumable checkpoint "
+                                 f"is saved: continue with restorefw run --resume {self.out}",
+                                 EXIT_CODES.get(received, 143) if received is not None else 143)
+
+    def _saving_on_failure(self, index: int, step: int, ctx: StepContext, what: str, work: Callable[[], Any]) -> Any:
+        """Run ``work``; if it fails, save the trained weights first, then report the failure."""
+        try:
+            return work()
+        except (KeyboardInterrupt, RunInterrupted):
+            raise
+        except Exception as exc:
+            self._save(index, step, ctx, complete=False)
+            stage = self.plan.stages[index].name
+            raise RunError(f"{what} failed in stage '{stage}' at step {step}: {exc}; the trained weights are saved "
+                           f"({self.out / 'checkpoints' / f'{stage}-{step}.safetensors'}); fix the cause and "
+                           f"continue with restorefw run --resume {self.out}") from exc
+
+    def _log(self, stage: str, step: int, values: dict[str, Any], group: str = "train") -> None:
         if self.dist.is_main:
-            self.log.write({"stage": stage, "step": step, "global_step": self.global_step, **values})
+            self.tracker.scalars(Step(stage, step, self.global_step), values, group)
 
     def _evaluate(self, stage: str, step: int, pairs: list[Any], final: bool) -> None:
-        ev = self.recipe["eval"]
+        ev = self.plan.eval
         means, records, outputs = evaluate(self.model, pairs, self.metrics, self.device, self.precision,
-                                           ev["tile"], ev["tile_overlap"],
-                                           ev["tile_mode"])
+                                           ev.tile, ev.tile_overlap, ev.tile_mode)
         scores = {k: v for k, v in means.items() if not k.startswith("input_")}
-        self._log(stage, step, {f"val_{k}": v for k, v in scores.items()})
+        self._log(stage, step, scores, "val")
         self.progress.note(stage, step, scores)
         if not final:
             return
@@ -258,13 +333,17 @@ class Runner:
             val=scores, input={k[len("input_"):]: v for k, v in means.items() if k.startswith("input_")},
             per_image=records,
         )
-        for pair, restored in list(zip(pairs, outputs, strict=True))[: ev["samples"]]:
-            save_sample(self.out / "samples" / f"{stage}_{pair.name}.png", pair.baseline, restored, pair.target)
+        for pair, restored in list(zip(pairs, outputs, strict=True))[: ev.samples]:
+            strip = save_sample(self.out / "samples" / f"{stage}_{safe_name(pair.name)}.png", pair.baseline,
+                                restored, pair.target)
+            self.tracker.image(Step(stage, step, self.global_step), f"samples/{pair.name}", strip)
 
     def _save(self, index: int, step: int, ctx: StepContext, complete: bool) -> None:
         if not self.dist.is_main:
             return
-        name = self.recipe["stages"][index]["name"]
+        # Everything logged up to this step is on disk before a resume could start from it.
+        self.tracker.flush()
+        name = self.plan.stages[index].name
         weights, meta, ckpt = self.model.state_dict(), self.checkpoint_metadata(name, step), self.out / "checkpoints"
         save_weights(ckpt / f"{name}-{step}.safetensors", weights, meta)
         save_state(self.out / STATE_FILE, {
@@ -276,13 +355,16 @@ class Runner:
         })
         save_weights(ckpt / "last.safetensors", weights, meta)
         self._prune(name, step)
+        self._last_save = time.monotonic()
+        self.tracker.event(Step(name, step, self.global_step), "checkpoint", stage_complete=complete,
+                           file=f"checkpoints/{name}-{step}.safetensors")
 
     def _prune(self, stage: str, newest: int) -> None:
         """Keep the newest ``keep_last_n`` intermediate checkpoints of a stage (stage-final ones always stay)."""
-        keep = self.recipe["run"]["keep_last_n"]
+        keep = self.plan.run.keep_last_n
         if not keep:
             return
-        final = self.recipe["stages"][[s["name"] for s in self.recipe["stages"]].index(stage)]["steps"]
+        final = next(s.steps for s in self.plan.stages if s.name == stage)
         steps = sorted(int(p.stem.rsplit("-", 1)[1]) for p in (self.out / "checkpoints").glob(f"{stage}-*.safetensors")
                        if p.stem.rsplit("-", 1)[1].isdigit())
         for old in [s for s in steps if s != final][:-keep]:

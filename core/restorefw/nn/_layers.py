@@ -13,42 +13,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from restorefw.ops import OpsModule
+from restorefw.ops import OpsModule, layer_norm_channels
 
 __all__ = ["LayerNorm2d", "MeanShift", "ResBlock", "Upsampler", "default_conv", "layer_norm_channels"]
-
-
-def layer_norm_channels(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    eps: float = 1e-5,
-    *,
-    center: bool = True,
-) -> Tensor:
-    """Layer-normalise a ``(B, C, H, W)`` tensor over its channels, pixel by pixel.
-
-    Statistics are taken over dim 1 directly, so channels-first input needs no
-    permute to NHWC and back. The variance is the biased one (``correction=0``).
-
-    Args:
-        x: input of shape ``(B, C, H, W)``.
-        weight: per-channel scale of shape ``(C,)``.
-        bias: per-channel shift of shape ``(C,)``, or ``None`` for none.
-        eps: added to the variance before the square root.
-        center: subtract the mean in the numerator. ``False`` gives the
-            "bias-free" normalisation of Restormer's denoisers: ``x / sqrt(var + eps)``
-            where ``var`` is still the centred variance.
-
-    Returns:
-        The normalised tensor, same shape and dtype as ``x``.
-    """
-    var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
-    numerator = x - mean if center else x
-    out = numerator / torch.sqrt(var + eps) * weight[:, None, None]
-    if bias is not None:
-        out = out + bias[:, None, None]
-    return out
 
 
 class LayerNorm2d(OpsModule):

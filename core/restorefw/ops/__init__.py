@@ -20,9 +20,9 @@ Modules bind ops when they are built (:class:`OpsModule`); ``RESTOREFW_OPS`` or
 
 from __future__ import annotations
 
-from restorefw._manager import build_op_registry
 from restorefw.ops._autocast import matmul_dtype
 from restorefw.ops._context import OpsModule, current_policy, current_registry, default_op_registry, resolve, use
+from restorefw.ops._layernorm import layer_norm_channels, register_core_ops
 from restorefw.ops._policy import ENV_VAR, OpsPolicy
 from restorefw.ops._registry import OpRegistry
 from restorefw.ops._spec import FLOATING, Implementation, Op, OpSample, Override, Reference, SampleFn
@@ -39,11 +39,12 @@ __all__ = [
     "Override",
     "Reference",
     "SampleFn",
-    "build_op_registry",
     "current_policy",
     "current_registry",
     "default_op_registry",
+    "layer_norm_channels",
     "matmul_dtype",
+    "register_core_ops",
     "resolve",
     "use",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from restorefw._defaults import provided
 from restorefw.ops._policy import ENV_VAR, OpsPolicy
 from restorefw.ops._registry import Implementation, OpRegistry
 
@@ -30,9 +31,8 @@ _IN_FORCE: ContextVar[tuple[OpsPolicy | None, OpRegistry | None]] = ContextVar("
 @lru_cache(maxsize=1)
 def default_op_registry() -> OpRegistry:
     """Ops of every installed plugin, built once (``default_op_registry.cache_clear()`` resets it)."""
-    from restorefw._manager import build_op_registry, get_plugin_manager
-
-    return build_op_registry(get_plugin_manager())
+    registry: OpRegistry = provided("op_registry")
+    return registry
 
 
 @lru_cache(maxsize=8)

@@ -1,6 +1,6 @@
 """The core's own op: ``layernorm2d``, channel LayerNorm of ``(B, C, H, W)`` maps.
 
-Reference: :func:`restorefw.nn.layer_norm_channels`. Override ``channels_last``: the
+Reference: :func:`layer_norm_channels` (also exported by :mod:`restorefw.nn`). Override ``channels_last``: the
 same normalisation done by ``F.layer_norm`` on the channels-last view, one fused
 kernel instead of a ``var_mean`` and four broadcast passes.
 """
@@ -14,16 +14,48 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from restorefw.hookspecs import Register
-from restorefw.nn import layer_norm_channels
 from restorefw.ops._spec import OpSample, Override, Reference
 
-__all__ = ["layer_norm_channels_last", "layernorm2d_samples", "register_core_ops"]
+__all__ = ["layer_norm_channels", "layer_norm_channels_last", "layernorm2d_samples", "register_core_ops"]
+
+
+def layer_norm_channels(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+    *,
+    center: bool = True,
+) -> Tensor:
+    """Layer-normalise a ``(B, C, H, W)`` tensor over its channels, pixel by pixel.
+
+    Statistics are taken over dim 1 directly, so channels-first input needs no
+    permute to NHWC and back. The variance is the biased one (``correction=0``).
+
+    Args:
+        x: input of shape ``(B, C, H, W)``.
+        weight: per-channel scale of shape ``(C,)``.
+        bias: per-channel shift of shape ``(C,)``, or ``None`` for none.
+        eps: added to the variance before the square root.
+        center: subtract the mean in the numerator. ``False`` gives the
+            "bias-free" normalisation of Restormer's denoisers: ``x / sqrt(var + eps)``
+            where ``var`` is still the centred variance.
+
+    Returns:
+        The normalised tensor, same shape and dtype as ``x``.
+    """
+    var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
+    numerator = x - mean if center else x
+    out = numerator / torch.sqrt(var + eps) * weight[:, None, None]
+    if bias is not None:
+        out = out + bias[:, None, None]
+    return out
 
 
 def layer_norm_channels_last(
     x: Tensor, weight: Tensor, bias: Tensor | None = None, eps: float = 1e-5, *, center: bool = True
 ) -> Tensor:
-    """:func:`restorefw.nn.layer_norm_channels` through ``F.layer_norm`` on the NHWC view."""
+    """:func:`layer_norm_channels` through ``F.layer_norm`` on the NHWC view."""
     nhwc = x.permute(0, 2, 3, 1)
     if center:
         out = F.layer_norm(nhwc, (x.shape[1],), weight, bias, eps)

@@ -47,7 +47,7 @@ class OpRegistry:
             *,
             schema: Any = None,
             description: str = "",
-            license: str | None = None,  # noqa: A002 - the hook's keyword
+            license: str | None = None,
             paper: str | None = None,
             tags: dict[str, Any] | None = None,
         ) -> None:

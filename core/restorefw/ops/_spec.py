@@ -129,7 +129,7 @@ class Implementation:
             return None
         try:
             ok = bool(self.check())
-        except Exception as exc:  # noqa: BLE001 - a failing probe means "not usable", with the reason
+        except Exception as exc:
             return f"availability check raised {type(exc).__name__}: {exc}"
         return None if ok else f"needs {self.requires or 'what its availability check looks for'}"
 

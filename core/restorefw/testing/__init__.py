@@ -36,8 +36,21 @@ clashes with a check option (``stochastic``, ``in_range``, ``input_shape``,
 {"type": "mine", "stochastic": 1})``. The checks run on the CPU, and on CUDA too
 when it is available (``devices=["cpu"]`` to opt out).
 
+Plugins that register official checkpoints check each catalog entry with
+``check_weights(registry, "my_model/variant", official_state_dict)``: the spec builds,
+the protocol exists, and the authors' layout imports key for key.
+
+Layout plugins check their test-set layout on an example folder with
+``check_layout(MyLayout(), "tests/data/my_set")``; ``make_sr_pack`` writes a small SR
+benchmark pack (MATLAB bicubic inputs) for evaluation tests.
+
 Kernel plugins check each override of an op against the op's reference with
-``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``.
+``check_op("layernorm2d", "my_override", registry=op_registry_with(my_plugin))``. Strategies run as
+the engine runs them, on a small fake model unless ``model_spec=`` names one:
+``check_strategy(registry, "warmup_freeze", warmup_steps=1)``; heads and tails are checked alone and
+against each other: ``check_head_tail(registry, "my.head", partner="my.tail")``; datasets with
+``check_dataset``; loggers play an interrupted and resumed run with
+``check_logger(registry, "my_logger", read_scalars=read_back)``.
 """
 
 from __future__ import annotations
@@ -45,12 +58,19 @@ from __future__ import annotations
 from restorefw.testing._build import ContractError, available_devices
 from restorefw.testing._data_checks import check_degradation, check_kernel, check_task
 from restorefw.testing._fakes import FakeDegradation, FakeKernel, FakeLoss, FakeMetric, FakeModel, FakePlugin
+from restorefw.testing._layout_checks import check_layout
+from restorefw.testing._logger_checks import check_logger
 from restorefw.testing._managers import plugin_manager, registry_with
 from restorefw.testing._model_checks import check_model
 from restorefw.testing._op_checks import check_op, op_registry_with
+from restorefw.testing._packs import make_sr_pack
+from restorefw.testing._part_checks import check_dataset, check_head_tail
 from restorefw.testing._recipes import tiny_recipe
 from restorefw.testing._score_checks import check_loss, check_metric
 from restorefw.testing._spies import OpSpy
+from restorefw.testing._strategy_checks import check_strategy
+from restorefw.testing._tf1_bundle import write_tf1_checkpoint
+from restorefw.testing._weights_checks import check_weights
 
 __all__ = [
     "ContractError",
@@ -62,15 +82,23 @@ __all__ = [
     "FakePlugin",
     "OpSpy",
     "available_devices",
+    "check_dataset",
     "check_degradation",
+    "check_head_tail",
     "check_kernel",
+    "check_layout",
+    "check_logger",
     "check_loss",
     "check_metric",
     "check_model",
     "check_op",
+    "check_strategy",
     "check_task",
+    "check_weights",
+    "make_sr_pack",
     "op_registry_with",
     "plugin_manager",
     "registry_with",
     "tiny_recipe",
+    "write_tf1_checkpoint",
 ]

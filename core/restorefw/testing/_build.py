@@ -121,7 +121,7 @@ def _check_config(registry: Registry, entry: Entry, resolved: dict[str, Any], la
     )
     try:
         json.dumps(entry.json_schema())
-    except Exception as exc:  # noqa: BLE001 - pydantic and json raise several types here
+    except Exception as exc:
         fail(label, f"config schema has no JSON Schema (use JSON-compatible field types): {exc}")
     try:
         json.dumps(resolved)
@@ -133,7 +133,7 @@ def _check_config(registry: Registry, entry: Entry, resolved: dict[str, Any], la
     try:
         reloaded = tomllib.loads(dump_recipe({"component": resolved}))["component"]
         again = registry.resolve(entry.kind, reloaded)
-    except Exception as exc:  # noqa: BLE001 - tomli_w, tomllib and the schema all may object
+    except Exception as exc:
         fail(label, f"resolved parameters do not survive a TOML round trip: {exc}")
     require(
         json.dumps(again, sort_keys=True) == json.dumps(expected, sort_keys=True),

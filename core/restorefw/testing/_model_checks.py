@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from restorefw._errors import ConfigError
+from restorefw.models import describe
 from restorefw.testing._build import (
     Built,
     Source,
@@ -25,7 +26,7 @@ from restorefw.testing._build import (
     same,
 )
 
-__all__ = ["check_model"]
+__all__ = ["check_model", "verify_gradients", "verify_round_trip"]
 
 
 def check_model(
@@ -40,7 +41,7 @@ def check_model(
 ) -> nn.Module:
     """Assert the model contract and return the built model.
 
-    Checks: an ``nn.Module`` mapping ``(B, C, H, W)`` in its ``value_range`` to
+    Checks: an ``nn.Module`` mapping ``(B, C, H, W)`` in its ``ModelInfo.value_range`` to
     ``(B, C', H*scale, W*scale)`` finite values of the input dtype (an encoder
     part: a list of features matching its ``out_channels``); deterministic and
     batch-independent in eval mode; gradients reach its parameters; a state dict
@@ -60,13 +61,13 @@ def check_model(
     built = build_component(source, "model", spec, params)
     require(isinstance(built.component, nn.Module), built.label,
             f"the factory must return a torch.nn.Module, got {type(built.component).__name__}")
-    part = built.entry.tags.get("part")
+    part = built.entry.part
     make = _maker(built, part, encoder_spec)
     net = make()
-    multiple = int(getattr(net, "size_multiple", 1))
-    lo, hi = getattr(net, "value_range", (0.0, 1.0))
-    size = multiple * math.ceil(16 / multiple)
-    shape = tuple(input_shape) if input_shape is not None else (2, 3, size, size)
+    info = describe(net)
+    lo, hi = info.value_range
+    size = info.size_multiple * math.ceil(16 / info.size_multiple)
+    shape = tuple(input_shape) if input_shape is not None else (2, info.in_channels, size, size)
     x = lo + (hi - lo) * images(shape)
     net.eval()
     with torch.no_grad():
@@ -75,11 +76,11 @@ def check_model(
         require(same(out, net(x)), built.label, "two eval-mode forward passes on the same input differ")
         require(close(_first(out), _first(net(x[:1])), atol=1e-4), built.label,
                 "in eval mode the output for one image depends on the other images of the batch")
-    _check_gradients(net, x, built.label)
+    verify_gradients(net, x, built.label)
     with torch.no_grad():
         # Again: a train-mode pass may have updated buffers such as batch-norm statistics.
         out = net(x)
-    _check_round_trip(net, make, x, out, built.label)
+    verify_round_trip(net, make, x, out, built.label)
     for device in available_devices(devices):
         if device != "cpu":
             moved = make().eval().to(device)
@@ -137,7 +138,7 @@ def _check_output(net: nn.Module, out: Any, x: Tensor, part: str | None, label: 
             got = [t.shape[1] for t in out]
             require(got == list(declared), label, f"features have channels {got}, out_channels says {list(declared)}")
     else:
-        scale = int(getattr(net, "scale", 1))
+        scale = describe(net).scale
         require(isinstance(out, Tensor) and out.dim() == 4, label,
                 f"the output must be a (B, C, H, W) tensor, got {getattr(out, 'shape', type(out).__name__)}")
         require(out.shape[0] == b and out.shape[-2:] == (h * scale, w * scale), label,
@@ -148,7 +149,8 @@ def _check_output(net: nn.Module, out: Any, x: Tensor, part: str | None, label: 
         require(bool(torch.isfinite(t).all()), label, "output has non-finite values")
 
 
-def _check_gradients(net: nn.Module, x: Tensor, label: str) -> None:
+def verify_gradients(net: nn.Module, x: Tensor, label: str) -> None:
+    """A train-mode forward of ``x`` gives every trainable parameter a finite gradient (some at least)."""
     params = [p for p in net.parameters() if p.requires_grad]
     if not params:
         return
@@ -162,8 +164,9 @@ def _check_gradients(net: nn.Module, x: Tensor, label: str) -> None:
     net.eval()
 
 
-def _check_round_trip(net: nn.Module, make: Callable[[], nn.Module], x: Tensor, out: Any, label: str) -> None:
-    from restorefw.engine import read_state_dict, save_weights
+def verify_round_trip(net: nn.Module, make: Callable[[], nn.Module], x: Tensor, out: Any, label: str) -> None:
+    """``net``'s state dict, saved as safetensors and loaded into ``make()``, gives ``out`` again for ``x``."""
+    from restorefw.weights import read_state_dict, save_weights
 
     fresh = make().eval()
     state = net.state_dict()
@@ -174,7 +177,7 @@ def _check_round_trip(net: nn.Module, make: Callable[[], nn.Module], x: Tensor, 
         path = Path(tmp) / "weights.safetensors"
         try:
             save_weights(path, state)
-        except Exception as exc:  # noqa: BLE001 - safetensors refuses e.g. shared tensors
+        except Exception as exc:
             fail(label, f"state dict cannot be saved as safetensors: {exc}")
         fresh.load_state_dict(read_state_dict(path))
     with torch.no_grad():

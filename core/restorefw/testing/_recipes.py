@@ -25,7 +25,7 @@ def tiny_recipe(name: str = "tiny", *, stages: list[dict[str, Any]] | None = Non
         name: ``run.name``.
         stages: the stage list; default one stage ``"s"`` of 2 steps.
         **sections: merged into the section of that name (``run``, ``data``, ``task``, ``model``,
-            ``eval``); a value of ``None`` removes the key.
+            ``eval``; a value of ``None`` removes the key), or set as given when a list (``loggers``).
 
     Returns:
         A new dict, for ``restorefw.resolve_recipe`` or ``tomli_w.dumps``.
@@ -34,6 +34,9 @@ def tiny_recipe(name: str = "tiny", *, stages: list[dict[str, Any]] | None = Non
     recipe["run"]["name"] = name
     recipe["stages"] = copy.deepcopy(stages) if stages is not None else [{"name": "s", "steps": 2}]
     for section, values in sections.items():
+        if isinstance(values, list):
+            recipe[section] = copy.deepcopy(values)
+            continue
         merged = {**recipe.get(section, {}), **values}
         recipe[section] = {key: value for key, value in merged.items() if value is not None}
     return recipe

@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from restorefw._errors import DataError
-from restorefw.data import image_size, read_image, write_image
+from restorefw.data import image_shape, image_size, read_image, write_image
+from restorefw.data._decode import decode
 
 Png16 = Callable[[Path, np.ndarray], Path]
 
@@ -140,6 +141,26 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     assert torch.equal(image, _expected(np.ascontiguousarray(np.rot90(pixels, k=-1))))
 
 
+def test_image_shape_gives_the_channels_decoding_keeps(tmp_path: Path, write_png16: Png16) -> None:
+    rgb = Image.fromarray(_rgb(4, 7))
+    files = {
+        "rgb.png": rgb, "rgba.png": rgb.convert("RGBA"), "grey.png": rgb.convert("L"),
+        "grey_alpha.png": rgb.convert("LA"), "bits.png": rgb.convert("1"), "palette.png": rgb.convert("P"),
+        "cmyk.jpg": rgb.convert("CMYK"), "grey.tif": rgb.convert("I;16"),
+    }
+    for name, im in files.items():
+        im.save(tmp_path / name)
+    write_png16(tmp_path / "la16.png", np.zeros((4, 7, 2), np.uint16))
+    write_png16(tmp_path / "rgb16.png", np.zeros((4, 7, 3), np.uint16))
+    expected_grey = {"grey.png", "grey_alpha.png", "bits.png", "grey.tif", "la16.png"}
+    for path in sorted(tmp_path.iterdir()):
+        channels = 1 if decode(path).ndim == 2 else 3
+        assert image_shape(path) == (channels, 4, 7), path.name
+        assert (channels == 1) == (path.name in expected_grey), path.name
+    with pytest.raises(DataError, match=r"'.*missing\.png'.*no such file"):
+        image_shape(tmp_path / "missing.png")
+
+
 def test_truncated_png(tmp_path: Path) -> None:
     Image.fromarray(_rgb(64, 64)).save(tmp_path / "full.png")
     data = (tmp_path / "full.png").read_bytes()
@@ -212,7 +233,7 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     [
         ("x.jpg", torch.zeros(3, 2, 2), 8, r"\.png"),
         ("x.png", torch.zeros(3, 2, 2), 12, "bit_depth"),
-        ("x.png", torch.zeros(2, 2, 2), 8, r"shape \(2, 2, 2\)"),
+        ("x.png", torch.zeros(5, 2, 2), 8, r"shape \(5, 2, 2\)"),
         ("x.png", torch.zeros(2, 3, 2, 2), 8, "shape"),
         ("x.png", torch.full((3, 2, 2), float("nan")), 8, "NaN"),
     ],

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from restorefw import ConfigError, RecipeError
+from restorefw.models import describe
 from restorefw.testing import check_model
 
 SMALL = {"widths": [8, 16, 24], "groups": 4}
@@ -13,7 +14,7 @@ SMALL = {"widths": [8, 16, 24], "groups": 4}
 
 def test_unet_parts_follow_the_model_contract(registry) -> None:
     encoder = check_model(registry, {"type": "ddep.unet.encoder", **SMALL})
-    assert encoder.out_channels == [8, 16, 24] and encoder.size_multiple == 4
+    assert encoder.out_channels == [8, 16, 24] and describe(encoder).size_multiple == 4
     features = encoder(torch.rand(1, 3, 16, 16))
     assert [f.shape[1] for f in features] == [8, 16, 24] and [f.shape[-1] for f in features] == [16, 8, 4]
     check_model(registry, {"type": "ddep.unet.decoder", **SMALL}, encoder_spec={"type": "ddep.unet.encoder", **SMALL})

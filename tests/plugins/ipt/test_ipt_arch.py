@@ -9,10 +9,12 @@ import torch
 from click.testing import CliRunner
 from pydantic import ValidationError
 
+from restorefw._builder import load_model
 from restorefw.cli import cli
-from restorefw.models import load_into, load_model
+from restorefw.models import describe
 from restorefw.nn import MeanShift, ResBlock, Upsampler
 from restorefw.testing import check_model
+from restorefw.weights import load_into
 from restorefw_ipt import IPT, IPTConfig, IPTHead, IPTTail, infer_spec, pruned_spec
 
 TINY = {"n_feats": 8, "patch_size": 12, "num_heads": 2, "num_layers": 1}
@@ -62,8 +64,8 @@ def test_config_errors() -> None:
 
 
 def test_registered_heads_and_tails_build_the_official_parts(registry) -> None:
-    assert registry.get("head", "ipt.head").tags == {"part": "head"}
-    assert registry.get("tail", "ipt.tail").tags == {"part": "tail"}
+    assert registry.get("head", "ipt.head").part == "head"
+    assert registry.get("tail", "ipt.tail").part == "tail"
     head = registry.create("head", "ipt.head")
     assert sum(p.numel() for p in head.parameters()) == 411_648
     assert head[1].body[0].kernel_size == (5, 5)
@@ -83,7 +85,7 @@ def test_heads_and_tails_from_the_recipe_must_fit_the_scales(registry) -> None:
 
 def test_conformance_kit_accepts_a_tiny_ipt(registry) -> None:
     model = check_model(registry, "ipt", **TINY, scales=[2])
-    assert model.scale == 2 and model.size_multiple == 1
+    assert model.scale == 2 and describe(model).size_multiple == 1
 
 
 def test_keep_task_prunes_to_one_task_and_the_pruned_spec_rebuilds_it(registry) -> None:

@@ -12,10 +12,10 @@ import torch
 from click.testing import CliRunner
 
 from restorefw import ConfigError
+from restorefw._builder import load_model
 from restorefw.cli import cli
 from restorefw.data import write_image
-from restorefw.engine import read_metadata, read_state_dict, save_weights
-from restorefw.models import load_model
+from restorefw.weights import read_metadata, read_state_dict
 from restorefw_ipt import IPT, IPTConfig, IPTFinetune, IPTMultitask
 
 RECIPES = Path(__file__).resolve().parents[3] / "recipes"

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 import restorefw
-
 from restorefw_basic._degrade import blur
 from restorefw_basic._kernels import isotropic_gaussian_kernel
 from restorefw_mzsr import adapt, make_son, zero_shot_sr
@@ -66,7 +65,7 @@ def test_restore_command_adapts_per_image(tmp_path) -> None:
 
     from restorefw.cli import cli
     from restorefw.data import write_image
-    from restorefw.engine import save_weights
+    from restorefw.weights import save_weights
 
     torch.manual_seed(0)
     spec = {"type": "mzsr", "scale": 2, "channels": 8}

@@ -9,6 +9,7 @@ import torch
 from torch.func import functional_call
 
 import restorefw
+from restorefw.models import describe
 from restorefw_basic._imresize import imresize
 from restorefw_mzsr._arch import MZSRNet, count_parameters
 
@@ -17,7 +18,8 @@ def test_parameter_count_matches_paper() -> None:
     model = restorefw.create("model", "mzsr")
     assert count_parameters(model) == 1_792 + 6 * 36_928 + 1_731 == 225_091
     assert [name for name, _ in model.named_parameters()][:2] == ["convs.conv1.weight", "convs.conv1.bias"]
-    assert (model.scale, model.size_multiple, model.value_range) == (2, 1, (0.0, 1.0))
+    info = describe(model)
+    assert (info.scale, info.size_multiple, info.value_range, info.in_channels) == (2, 1, (0.0, 1.0), 3)
 
 
 def test_forward_is_bicubic_plus_residual() -> None:

@@ -16,6 +16,7 @@ from restorefw_basic._kernels import isotropic_gaussian_kernel
 from restorefw_mzsr import adapt, make_son
 from restorefw_mzsr._arch import MZSRNet
 
+
 @pytest.fixture
 def spy() -> OpSpy:
     return OpSpy("imresize_bicubic", imresize)

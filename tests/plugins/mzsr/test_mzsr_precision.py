@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from restorefw.engine import model_precision, precision_support
+from restorefw.models import model_precision, precision_support
 from restorefw_mzsr import MZSRNet
 
 BOUNDS = {"bf16": (0.035, 5e-3), "fp16": (4e-3, 7e-4)}

@@ -6,8 +6,7 @@ public API only.
 
 from __future__ import annotations
 
-from restorefw import Task, hookimpl
-from restorefw.hookspecs import Register
+from restorefw import Register, Task, hookimpl
 from restorefw_jpeg._jpeg import DejpegConfig, JpegCompression, JpegConfig
 
 __all__ = ["DejpegConfig", "JpegCompression", "JpegConfig", "dejpeg_task", "register_degradations", "register_tasks"]

@@ -8,8 +8,7 @@ Depends on restorefw's public API only.
 
 from __future__ import annotations
 
-from restorefw import hookimpl
-from restorefw.hookspecs import Register
+from restorefw import Register, hookimpl
 from restorefw_motion_blur._trajectory import MotionBlurConfig, MotionKernels, rasterise, trajectory
 
 __all__ = ["MotionBlurConfig", "MotionKernels", "rasterise", "register_kernels", "trajectory"]

@@ -8,9 +8,8 @@ public API only.
 
 from __future__ import annotations
 
-from restorefw import hookimpl
+from restorefw import Register, hookimpl
 from restorefw.engine import Strategy
-from restorefw.hookspecs import Register
 from restorefw_segmentation._model import Segmenter, SegmenterConfig
 from restorefw_segmentation._scores import (
     CrossEntropy,

@@ -8,7 +8,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from restorefw import ComponentField, StrictModel
-from restorefw.models import model_scale, model_size_multiple
+from restorefw.models import describe
 
 __all__ = ["Segmenter", "SegmenterConfig"]
 
@@ -55,13 +55,13 @@ class Segmenter(nn.Module):
     def __init__(self, backbone: nn.Module, classes: int = 4, backbone_channels: int = 3, hidden: int = 0,
                  input_range: str = "unit") -> None:
         super().__init__()
-        if model_scale(backbone) != 1:
-            raise ValueError(f"the backbone {type(backbone).__name__} has scale {model_scale(backbone)}; "
+        if describe(backbone).scale != 1:
+            raise ValueError(f"the backbone {type(backbone).__name__} has scale {describe(backbone).scale}; "
                              "segmentation needs outputs of the input's size (scale 1)")
         self.backbone = backbone
         self.head = _head(backbone_channels, classes, hidden)
         self.classes, self.backbone_channels, self.input_range = classes, backbone_channels, input_range
-        self.size_multiple = model_size_multiple(backbone)
+        self.size_multiple = describe(backbone).size_multiple
 
     def forward(self, x: Tensor) -> Tensor:
         """Class logits for each pixel of ``x``."""

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from restorefw import ComponentField, RunError, StrictModel
 from restorefw.engine import Batch, StepContext, Strategy
-from restorefw.models import model_size_multiple
+from restorefw.models import describe
 from restorefw_segmentation._scores import MeanIoU, class_map, confusion, iou, mask_labels
 from restorefw_segmentation._shapes import CLASS_NAMES, SyntheticShapes
 
@@ -86,7 +86,7 @@ class SegmentationStrategy(Strategy):
         """
         classes = _classes(ctx)
         data = SyntheticShapes(seed=self.val_seed, count=self.val_count, size=self.val_size, classes=classes)
-        side = self.val_size - self.val_size % model_size_multiple(model)
+        side = self.val_size - self.val_size % describe(model).size_multiple
         total = torch.zeros(classes, classes, dtype=torch.long)
         per_image = []
         training = model.training

@@ -10,8 +10,7 @@ import importlib.util
 
 import torch
 
-from restorefw import hookimpl
-from restorefw.hookspecs import Register
+from restorefw import Register, hookimpl
 from restorefw.ops import Override
 from restorefw_triton_ops._layernorm import layernorm2d_triton
 

@@ -9,14 +9,11 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from restorefw._errors import CheckpointError
-from restorefw.engine import read_metadata, read_state_dict
+from restorefw import CheckpointError, Registry
+from restorefw._builder import convert_checkpoint
+from restorefw.weights import read_metadata, read_state_dict
 from restorefw_restormer._arch import Restormer, RestormerConfig, build_restormer
-from restorefw_restormer._convert import (
-    convert_to_safetensors,
-    infer_config,
-    load_restormer,
-)
+from restorefw_restormer._convert import infer_config, load_restormer
 
 TINY = {"dim": 8, "num_blocks": [1, 1, 1, 1], "heads": [1, 1, 2, 2], "num_refinement_blocks": 1}
 
@@ -46,16 +43,16 @@ def test_pth_roundtrip_infers_config(tmp_path: Path, wrap: Any) -> None:
     _assert_same_outputs(load_restormer(path), model)
 
 
-def test_safetensors_conversion(tmp_path: Path) -> None:
+def test_safetensors_conversion(tmp_path: Path, registry: Registry) -> None:
     cfg, model = _tiny()
     src, dst = tmp_path / "tiny.pth", tmp_path / "tiny.safetensors"
     torch.save({"params": model.state_dict()}, src)
-    metadata = convert_to_safetensors(src, dst)
-    assert metadata["architecture"] == "restormer"
+    resolved, params = convert_checkpoint(src, dst, registry)
+    assert resolved["type"] == "restormer" and params == sum(p.numel() for p in model.parameters())
     with safe_open(dst, framework="pt") as f:
         assert f.metadata()["format"] == "pt"
     stored = read_metadata(dst)
-    assert stored["architecture"] == "restormer" and stored["source"] == "tiny.pth"
+    assert stored["source"] == "tiny.pth"
     spec = dict(stored["model"])
     assert spec.pop("type") == "restormer"
     assert RestormerConfig.model_validate(spec) == cfg

@@ -18,9 +18,10 @@ from typing import Literal
 
 from torch import nn
 
-from restorefw.engine._device import Precision
+__all__ = ["ALL_PRECISIONS", "Precision", "PrecisionSupport", "Use", "model_precision", "precision_support"]
 
-__all__ = ["ALL_PRECISIONS", "PrecisionSupport", "Use", "model_precision", "precision_support"]
+Precision = Literal["fp32", "bf16", "fp16"]
+"""A resolved precision: what :func:`restorefw.engine.autocast` runs."""
 
 Use = Literal["inference", "training", "adaptation"]
 """What the model is run for: restoration and evaluation, training steps, test-time gradient steps."""

@@ -1,4 +1,8 @@
-"""Checkpoint files: safetensors weights and a torch-saved training state, written atomically."""
+"""Weights files: safetensors with restorefw metadata, safe ``.pth`` reading, training states.
+
+Every write goes through :func:`atomic_write` (temporary file, fsync, rename), so a crash leaves
+the previous file or the new one, never half of one.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ import torch
 from torch import Tensor
 
 from restorefw._errors import CheckpointError
+from restorefw.weights._tf1 import is_tf1_checkpoint, read_tf1_checkpoint
 
-__all__ = ["atomic_write", "read_metadata", "read_state_dict", "save_state", "load_state", "save_weights",
+__all__ = ["atomic_write", "load_state", "read_metadata", "read_state_dict", "save_state", "save_weights",
            "unwrap_state_dict"]
 
 _TORCH_SUFFIXES = (".pth", ".pt", ".ckpt")
@@ -29,19 +34,31 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
     keep the previous file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CheckpointError(f"cannot write '{path}': {exc.strerror or exc}") from exc
     os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); run files follow the umask like any other file.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
         raise CheckpointError(f"cannot write '{path}': {exc.strerror or exc}") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_weights(path: str | Path, state_dict: dict[str, Tensor], metadata: dict[str, Any] | None = None) -> None:
@@ -63,7 +80,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as handle:
             raw = handle.metadata() or {}
-    except Exception as exc:  # noqa: BLE001 - any parse failure means a broken file
+    except Exception as exc:
         raise CheckpointError(f"cannot read checkpoint '{path}': {exc}") from exc
     meta: dict[str, Any] = {}
     for key, value in raw.items():
@@ -98,15 +115,19 @@ def unwrap_state_dict(obj: Any, source: str) -> dict[str, Tensor]:
 
 
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """Read weights from ``.safetensors`` or, safely, from ``.pth``/``.pt``/``.ckpt``, onto the CPU.
+    """Read weights from ``.safetensors``, safely from ``.pth``/``.pt``/``.ckpt``, or from a
+    TensorFlow 1 checkpoint (its ``.index``, prefix or folder), onto the CPU.
 
     Pickles load with ``weights_only=True``; wrappers are removed by :func:`unwrap_state_dict`.
+    TensorFlow tensors keep their names and layouts (see :func:`read_tf1_checkpoint`).
 
     Raises:
         CheckpointError: missing, unreadable (truncated, corrupt, unsupported
             suffix) or holding no state dict; the message names the file.
     """
     path = Path(path)
+    if is_tf1_checkpoint(path):
+        return read_tf1_checkpoint(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     suffix = path.suffix.lower()
@@ -121,7 +142,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
             obj: Any = load_file(str(path), device="cpu")
         else:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch.load and safetensors raise many types for damaged files
+    except Exception as exc:
         # Loader messages can run to a paragraph; the first line says what went wrong.
         first_line = str(exc).strip().split("\n")[0][:200]
         detail = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
@@ -138,5 +159,5 @@ def load_state(path: str | Path) -> dict[str, Any]:
     """Load a training state saved by :func:`save_state` (``weights_only=True``)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise CheckpointError(f"cannot read training state '{path}': {exc}") from exc

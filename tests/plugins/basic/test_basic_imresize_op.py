@@ -18,6 +18,7 @@ from restorefw_basic._imresize import imresize
 from restorefw_basic._ops import Imresize
 from restorefw_basic._tasks import bicubic_up, sr_task
 
+
 @pytest.fixture
 def spy() -> OpSpy:
     return OpSpy("imresize_bicubic", imresize, dtypes=(torch.float32,))

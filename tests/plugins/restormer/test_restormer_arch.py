@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import ValidationError
 
+from restorefw.models import describe
 from restorefw.nn import LayerNorm2d
 from restorefw_restormer._arch import (
     LayerNorm,
@@ -185,10 +186,11 @@ def test_mismatched_parts_are_rejected() -> None:
 def test_model_attributes() -> None:
     model = build_restormer(RestormerConfig(**TINY))
     encoder, decoder = model.split()
-    assert (model.value_range, model.scale, model.size_multiple) == ((0.0, 1.0), 1, 8)
-    assert (decoder.value_range, decoder.scale, decoder.size_multiple) == ((0.0, 1.0), 1, 8)
-    assert encoder.size_multiple == 8
-    assert model.in_channels_image == encoder.in_channels_image == 3
+    whole, enc, dec = describe(model), describe(encoder), describe(decoder)
+    assert (whole.value_range, whole.scale, whole.size_multiple, whole.exact_tiling) == ((0.0, 1.0), 1, 8, True)
+    assert (dec.value_range, dec.scale, dec.size_multiple, dec.out_channels) == ((0.0, 1.0), 1, 8, 3)
+    assert enc.size_multiple == 8 and enc.cpu_channels_last
+    assert whole.in_channels == enc.in_channels == 3
 
 
 @pytest.mark.parametrize(
