@@ -87,3 +87,65 @@ def test_models_declare_what_they_tolerate_and_compositions_take_the_strictest()
     assert model_precision(composed, "bf16", "training") == "bf16"
     assert model_precision(composed, "fp16", "training") == "fp32"
     assert model_precision(composed, "fp16", "inference") == "fp16"
+
+
+def _write_recipe(tmp_path) -> str:
+    import tomli_w
+
+    from restorefw.testing import tiny_recipe
+
+    path = tmp_path / "r.toml"
+    path.write_text(tomli_w.dumps(tiny_recipe()))
+    return str(path)
+
+
+def test_run_precision_option_overrides_the_recipe_and_is_recorded(tmp_path, cli_run) -> None:
+    import json
+
+    out = tmp_path / "out"
+    status, text = cli_run("run", _write_recipe(tmp_path), "--out", out, "--precision", "bf16", "--quiet")
+    assert status == 0, text
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["precision"] == "bf16" and summary["stages"]["s"]["precision"] == "bf16"
+    assert 'precision = "bf16"' in (out / "recipe.resolved.toml").read_text()
+
+
+def test_a_precision_the_cpu_cannot_run_fails_before_the_run_folder_exists(tmp_path, cli_run, monkeypatch) -> None:
+    monkeypatch.setattr(_device, "cpu_isa", lambda: _cpu(ZEN4))
+    out = tmp_path / "out"
+    status, text = cli_run("run", _write_recipe(tmp_path), "--out", out, "--precision", "fp16", "--quiet")
+    assert status == 2 and "run.precision: precision 'fp16' on this CPU" in text and "Traceback" not in text
+    assert not out.exists()
+
+
+def test_a_model_that_needs_fp32_gradients_trains_in_fp32_under_bf16(tmp_path, cli_run, monkeypatch) -> None:
+    import json
+
+    import restorefw
+
+    rescnn = type(restorefw.create("model", "rescnn", channels=4, blocks=1))
+    monkeypatch.setattr(rescnn, "precision_support", PrecisionSupport(training=("fp32",)), raising=False)
+    out = tmp_path / "out"
+    status, text = cli_run("run", _write_recipe(tmp_path), "--out", out, "--precision", "bf16", "--quiet")
+    assert status == 0, text
+    assert json.loads((out / "summary.json").read_text())["stages"]["s"]["precision"] == "fp32"
+
+
+def test_restore_image_keeps_fp32_for_a_model_that_refuses_reduced_inference() -> None:
+    from restorefw.engine import restore_image
+
+    class _Exact(nn.Module):
+        precision_support = PrecisionSupport(inference=("fp32",))
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(self.conv(x))
+
+    torch.manual_seed(0)
+    model, x = _Exact(), torch.rand(1, 3, 16, 16)
+    assert torch.equal(restore_image(model, x, CPU, "bf16"), restore_image(model, x, CPU, "fp32"))
+    plain = nn.Sequential(*model.conv.modules(), nn.Sigmoid())
+    assert not torch.equal(restore_image(plain, x, CPU, "bf16"), restore_image(plain, x, CPU, "fp32"))

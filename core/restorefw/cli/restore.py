@@ -22,7 +22,8 @@ __all__ = ["restore"]
               help="exact: the model's own seam-free tiling (e.g. Restormer); overlap: blend overlapping tiles; "
                    "auto: exact when the model has it.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16"]))
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16", "fp16", "auto"]),
+              help="Inference precision (auto: bf16 where the hardware has bf16 matrix units).")
 @click.option("--adapt-steps", type=click.IntRange(min=0), default=None,
               help="Zero-shot adaptation steps per image before restoring (models that support it, e.g. MZSR).")
 @click.option("--kernel", "kernel", type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -19,6 +19,8 @@ __all__ = ["run"]
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value (repeatable).")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue an interrupted run folder.")
 @click.option("--device", help="Override run.device (auto, cpu, cuda, cuda:N).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+              help="Override run.precision (auto: bf16 where the hardware has bf16 matrix units).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it is a run folder (never any other folder).")
 @click.option("--auto-resume", is_flag=True,
               help="Resume --out if it holds an unfinished run of the same recipe; start it otherwise.")
@@ -27,8 +29,8 @@ __all__ = ["run"]
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @strict_option
 def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resume: Path | None,
-        device: str | None, overwrite: bool, auto_resume: bool, loggers: tuple[str, ...], quiet: bool,
-        strict_plugins: bool | None) -> None:
+        device: str | None, precision: str | None, overwrite: bool, auto_resume: bool, loggers: tuple[str, ...],
+        quiet: bool, strict_plugins: bool | None) -> None:
     """Train the stages of RECIPE and write checkpoints, metrics, samples and plots."""
     from restorefw.engine import RunRequest, run_recipe
 
@@ -39,7 +41,7 @@ def run(recipe: Path | None, out: Path | None, overrides: tuple[str, ...], resum
     if resume is not None and (recipe is not None or overrides or out is not None):
         raise click.UsageError("--resume takes the recipe and folder from the run folder; drop RECIPE, --set and --out")
     request = RunRequest(recipe=recipe, out=out, overrides=overrides, resume=resume, auto_resume=auto_resume,
-                         overwrite=overwrite, device=device, quiet=quiet, loggers=loggers)
+                         overwrite=overwrite, device=device, precision=precision, quiet=quiet, loggers=loggers)
     outcome = run_recipe(request, registry_for_cli(strict_plugins))
     if outcome.already_complete:
         click.echo(f"run folder: {outcome.out} (already complete)")

@@ -14,15 +14,22 @@ from restorefw._builder import part_checkpoints
 from restorefw._errors import ConfigError, RecipeError, RestorefwError
 from restorefw._recipe import Recipe, as_recipe
 from restorefw._registry import Registry
+from restorefw.engine._device import resolve_device, resolve_precision
 from restorefw.engine._probe import probe_recipe
 from restorefw.models import describe
 
 __all__ = ["available_memory", "check_recipe", "memory_problems"]
 
 
-def check_recipe(resolved: Mapping[str, Any], registry: Registry) -> None:
+def check_recipe(resolved: Mapping[str, Any], registry: Registry, this_machine: bool = False) -> None:
     """Build the recipe's model on the meta device and check what depends on it, then probe every
     component's contract (:func:`~restorefw.engine._probe.probe_recipe`).
+
+    Args:
+        resolved: the resolved recipe.
+        registry: the components it names.
+        this_machine: also check that ``run.device`` exists here and runs ``run.precision``
+            (``restorefw run`` does; ``validate`` checks a recipe that may be meant for another machine).
 
     Raises:
         RecipeError: every problem found, each with its TOML path.
@@ -31,6 +38,11 @@ def check_recipe(resolved: Mapping[str, Any], registry: Registry) -> None:
 
     plan = as_recipe(resolved)
     problems: list[tuple[str, str]] = []
+    if this_machine:
+        try:  # fp16, for one, needs native fp16 arithmetic on a CPU
+            resolve_precision(plan.run.precision, resolve_device(plan.run.device))
+        except ConfigError as exc:
+            problems.append((exc.path or "run", exc.message))
     for path in part_checkpoints(plan.model):
         if not Path(path).is_file():
             problems.append(("model", f"checkpoint file '{path}' not found"))

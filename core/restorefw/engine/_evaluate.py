@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from restorefw._task import Task
 from restorefw._tiling import TileMode, tiled_forward
 from restorefw.engine._device import autocast
-from restorefw.models import describe
+from restorefw.models import describe, model_precision
 
 __all__ = ["EvalPair", "baseline_image", "degrade_seeded", "evaluate", "make_eval_pairs", "restore_image",
            "self_ensemble"]
@@ -107,8 +107,11 @@ def restore_image(
     and of ``multiple`` (a test script's own padding, e.g. Restormer's 8), and the output is cropped back.
     Models whose :class:`~restorefw.models.ModelInfo` says ``cpu_channels_last`` get a channels-last
     input on the CPU, so that their convolutions run in oneDNN's NHWC kernels (values are the same).
+    A reduced ``precision`` the model does not accept for inference
+    (:func:`restorefw.models.model_precision`) runs in fp32.
     """
     model.eval()
+    precision = model_precision(model, precision, "inference")
     info = describe(model)
     lq = lq.to(device)
     if device.type == "cpu" and lq.dim() == 4 and info.cpu_channels_last:

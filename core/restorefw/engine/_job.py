@@ -31,6 +31,7 @@ class RunRequest:
         auto_resume: resume ``out`` if it holds an unfinished run of the same recipe, else start it.
         overwrite: replace ``out`` if it is a run folder (only then).
         device: overrides ``run.device``.
+        precision: overrides ``run.precision`` (``auto``, ``fp32``, ``bf16`` or ``fp16``).
         quiet: no progress output.
         output_root: where default run folders go.
         loggers: logger names added to the recipe's ``[[loggers]]`` (``--logger``).
@@ -43,6 +44,7 @@ class RunRequest:
     auto_resume: bool = False
     overwrite: bool = False
     device: str | None = None
+    precision: str | None = None
     quiet: bool = False
     output_root: Path = Path("runs")
     loggers: tuple[str, ...] = ()
@@ -126,10 +128,12 @@ def run_recipe(request: RunRequest, registry: Registry) -> RunOutcome:
     overrides = [] if request.resume is not None or resume else list(request.overrides)
     if request.device:
         overrides.append(f'run.device="{request.device}"')
+    if request.precision:
+        overrides.append(f'run.precision="{request.precision}"')
     assert recipe_path is not None
     resolved = resolve_recipe(_with_loggers(load_recipe(recipe_path, overrides), request.loggers), registry,
                               source=str(recipe_path))
-    check_recipe(resolved, registry)
+    check_recipe(resolved, registry, this_machine=True)
     if not resolved["stages"]:
         return _evaluate_recipe(request, resolved, str(recipe_path), registry)
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))

@@ -29,6 +29,7 @@ from restorefw.engine._signals import EXIT_CODES, SignalRequests
 from restorefw.engine._strategy import StepContext, Strategy
 from restorefw.engine._tracking import Tracker
 from restorefw.loggers import MetricsLog, Step
+from restorefw.models import model_precision
 from restorefw.ops import use
 from restorefw.weights import atomic_write, load_into, load_state, read_state_dict, save_state, save_weights
 
@@ -217,14 +218,17 @@ class Runner:
             raise RunError(f"stage '{stage.name}' has nothing to train: every parameter is frozen")
         optimizer = self.registry.build("optimizer", stage.optimizer)(params)
         scheduler = self.registry.build("scheduler", stage.scheduler)(optimizer, stage.steps)
-        scaler = torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
+        # A model whose gradients are unsafe in 16 bits (e.g. MZSR's) trains in fp32 whatever was asked.
+        precision = model_precision(self.model, self.precision, "training")
+        self.summary["stages"].setdefault(stage.name, {})["precision"] = precision
+        scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
         model = self.dist.wrap(self.model, self.device)
         model = torch.compile(model) if self.plan.run.compile else model
         # A strategy with its own objective gets no loss component (nothing heavy built for nothing).
         loss_fn = build_blamed(self.registry, "loss", stage.loss) if strategy.uses_loss else _no_loss(stage)
         ctx = StepContext(model=model, loss_fn=loss_fn, optimizer=optimizer,
                           scheduler=scheduler, task=self.batches.tasks[index], device=self.device,
-                          precision=self.precision, stage=stage.name, clip_grad_norm=stage.clip_grad_norm,
+                          precision=precision, stage=stage.name, clip_grad_norm=stage.clip_grad_norm,
                           nan_policy=stage.nan_policy, scaler=scaler, accumulate=stage.accumulate)
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
