@@ -21,7 +21,7 @@ STATUSES: dict[str, str] = {
     "running": "a live process holds the folder's lock",
     "interrupted": "stopped by Ctrl-C or SIGTERM after saving; restorefw run --resume continues it",
     "resumable": "killed without a word (kill -9, out of memory, power cut); --resume continues from the last save",
-    "failed": "ended by an error, or stopped before its first checkpoint",
+    "failed": "ended by an error, stopped before its first checkpoint, or an evaluation stopped before eval.json",
     "empty": "nothing trained yet",
 }
 """What each status of a run folder means."""
@@ -106,7 +106,8 @@ def read_run(path: str | Path) -> RunRecord:
         RunError: ``path`` is not a run folder.
     """
     # An evaluation folder (restorefw eval) is complete once its eval.json, written last, is there.
-    folder = RunFolder(path, "eval.json" if (Path(path) / "eval.csv").is_file() else "summary.json")
+    evaluation = (Path(path) / "eval.csv").is_file()
+    folder = RunFolder(path, "eval.json" if evaluation else "summary.json")
     if not folder.recognised:
         raise RunError(f"'{folder.path}' is not a restorefw run folder (no {MARKER} or recipe.resolved.toml)")
     recipe = _read_recipe(folder.path / "recipe.resolved.toml")
@@ -123,13 +124,15 @@ def read_run(path: str | Path) -> RunRecord:
     elif folder.in_use:
         status = "running"
         steps = max([r["global_step"] for r in records if isinstance(r.get("global_step"), int)], default=steps)
-    elif last.get("event") == "error":
+    elif last.get("event") == "error" or evaluation:  # an evaluation is not resumed: it is run again
         status = "failed"
     elif folder.resumable:
         status = "interrupted" if last.get("event") == "interrupt" else "resumable"
     else:
         status = "failed" if records or (folder.path / "checkpoints").is_dir() else "empty"
     message = str(last.get("message", "")) if last.get("event") in ("error", "interrupt") else ""
+    if evaluation and status == "failed" and not message:
+        message = "the evaluation stopped before writing eval.json; run restorefw eval again"
     return RunRecord(path=folder.path, name=folder.path.resolve().name, status=status, stages=[n for n, _ in stages],
                      stages_done=done, steps=steps, total_steps=total, metrics=_final_metrics(records, summary),
                      wall_time_s=_wall_time(events, summary), recipe_hash=recipe_hash(recipe) if recipe else None,

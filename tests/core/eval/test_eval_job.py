@@ -50,6 +50,9 @@ def test_eval_reproduces_the_runs_final_validation(trained_run, tmp_path, monkey
     assert summary["status"] == "complete" and summary["sets"][0]["protocol"]["name"] == "recipe"
     assert "tiny" in out and "val" in out and f"evaluation folder: {tmp_path / 'ev'}" in out
     assert read_run(tmp_path / "ev").status == "complete"  # restorefw runs lists it as such
+    (tmp_path / "ev" / "eval.json").unlink()  # as if stopped before its last write
+    stopped = read_run(tmp_path / "ev")
+    assert stopped.status == "failed" and "run restorefw eval again" in stopped.message
     # Off a terminal, progress is plain lines with counts.
     assert "eval val: 2 images" in err and "eval val: 2/2 images" in err
 
