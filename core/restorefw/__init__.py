@@ -7,9 +7,10 @@ without importing torch or pydantic.
 
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+import lazy_loader
 
 from restorefw import _defaults
 from restorefw._errors import (
@@ -83,25 +84,17 @@ __all__ = [
 ]
 
 # Imported on first use, so that ``restorefw --help`` loads neither torch nor pydantic.
-_LAZY = {
-    **dict.fromkeys(("API_VERSION", "PluginFailure", "PluginInfo", "build_op_registry", "build_registry",
-                     "get_plugin_manager"), "restorefw._manager"),
-    **dict.fromkeys(("apply_overrides", "dump_recipe", "load_recipe", "resolve_recipe"), "restorefw._recipe"),
-    **dict.fromkeys(("KINDS", "Entry", "Registry"), "restorefw._registry"),
-    **dict.fromkeys(("ComponentField", "StrictModel"), "restorefw._schema"),
-    **dict.fromkeys(("build_model", "load_model"), "restorefw._builder"),
-    "Task": "restorefw._task",
-    **dict.fromkeys(("Register", "hookimpl"), "restorefw.hookspecs"),
-    **dict.fromkeys(("Batch", "Runner", "StepContext", "Strategy"), "restorefw.engine"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'restorefw' has no attribute '{name}'")
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "_manager": ["API_VERSION", "PluginFailure", "PluginInfo", "build_op_registry", "build_registry",
+                 "get_plugin_manager"],
+    "_recipe": ["apply_overrides", "dump_recipe", "load_recipe", "resolve_recipe"],
+    "_registry": ["KINDS", "Entry", "Registry"],
+    "_schema": ["ComponentField", "StrictModel"],
+    "_builder": ["build_model", "load_model"],
+    "_task": ["Task"],
+    "hookspecs": ["Register", "hookimpl"],
+    "engine": ["Batch", "Runner", "StepContext", "Strategy"],
+})[0]
 
 
 @lru_cache(maxsize=1)

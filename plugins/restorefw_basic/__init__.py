@@ -8,7 +8,9 @@ Besides its hooks, the plugin offers the functions other plugins build on: ``blu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 from restorefw_basic._hooks import (
     register_datasets,
@@ -45,15 +47,6 @@ __all__ = [
     "subsample",
 ]
 
-_LAZY = {"blur": "restorefw_basic._degrade", "subsample": "restorefw_basic._degrade",
-         "load_kernel": "restorefw_basic._kernels", "psnr": "restorefw_basic._metrics",
-         "rgb_to_y": "restorefw_basic._metrics", "ssim": "restorefw_basic._metrics"}
-
-
-def __getattr__(name: str) -> Any:
-    # Torch-dependent names load on first use, so plugin discovery stays cheap.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'restorefw_basic' has no attribute '{name}'")
+# Torch-dependent names load on first use, so plugin discovery stays cheap.
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "_degrade": ["blur", "subsample"], "_kernels": ["load_kernel"], "_metrics": ["psnr", "rgb_to_y", "ssim"]})[0]

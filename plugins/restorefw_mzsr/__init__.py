@@ -11,7 +11,9 @@ Registered through the ``restorefw`` entry-point group.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import lazy_loader
 
 from restorefw_mzsr._hooks import register_models, register_strategies, register_weights
 
@@ -31,15 +33,8 @@ __all__ = [
     "zero_shot_sr",
 ]
 
-_LAZY = {"MZSRNet": "restorefw_mzsr._arch", "PAPER_STEP_SIZES": "restorefw_mzsr._adapt",
-         "adapt": "restorefw_mzsr._adapt", "adaptation_trajectory": "restorefw_mzsr._adapt",
-         "make_son": "restorefw_mzsr._adapt", "zero_shot_sr": "restorefw_mzsr._adapt"}
-
-
-def __getattr__(name: str) -> Any:
-    # Torch-dependent names load on first use, so plugin discovery stays cheap.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'restorefw_mzsr' has no attribute '{name}'")
+# Torch-dependent names load on first use, so plugin discovery stays cheap.
+__getattr__ = lazy_loader.attach(__name__, submod_attrs={
+    "_arch": ["MZSRNet"],
+    "_adapt": ["PAPER_STEP_SIZES", "adapt", "adaptation_trajectory", "make_son", "zero_shot_sr"],
+})[0]
