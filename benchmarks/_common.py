@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "PEAK_RSS", "environment", "interleaved", "interleaved_stats", "load_average", "matmul_gflops", "result_row",
-    "run_isolated",
+    "run_isolated", "write_report",
 ]
 
 # Pasted into scripts that `run_isolated` runs. VmHWM belongs to the script's own address space,
@@ -62,6 +63,14 @@ def environment() -> dict[str, Any]:
         "load_average": load_average(),
         "allocator": {k: os.environ.get(k) for k in _ALLOCATOR_VARS},
     }
+
+
+def write_report(report: dict[str, Any], out: Path | None = None) -> None:
+    """Print ``report`` as JSON with the :func:`environment` of its numbers, and write it to ``out`` if given."""
+    text = json.dumps({**report, "environment": environment()}, indent=2)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+    print(text)
 
 
 def run_isolated(code: str, env: dict[str, str] | None = None, timeout: float = 3600) -> dict[str, Any]:

@@ -36,10 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 import restorefw
+from benchmarks._common import write_report
 from restorefw.engine import Runner
 from restorefw_ddep import DenoisingConfig, DenoisingPretraining, NoiseLevel
 
@@ -173,13 +173,10 @@ def main() -> None:
         for seed in range(args.seeds):
             seeds.append({"seed": seed, **one_seed(registry, args, seed, encoder, Path(tmp) / str(seed))})
     report = {"benchmark": "ddep_compare", "model": args.model, "config": {k: str(v) for k, v in vars(args).items()},
-              "threads": torch.get_num_threads(), "torch": torch.__version__, **summarise(seeds),
+              **summarise(seeds),
               "supervised_loss": sup["final_loss"], "seeds": seeds,
               "wall_time_s": round(time.perf_counter() - start, 1)}
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

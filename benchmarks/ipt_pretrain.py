@@ -19,7 +19,6 @@ machine run it as ``OMP_NUM_THREADS=1 python benchmarks/ipt_pretrain.py``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 
 import restorefw
+from benchmarks._common import write_report
 from restorefw._builder import load_model
 from restorefw.engine import Runner, evaluate, make_eval_pairs
 
@@ -141,12 +141,9 @@ def main() -> None:
         for seed in range(args.seeds):
             seeds.append({"seed": seed, **one_seed(registry, args, seed, Path(tmp) / str(seed))})
     report = {"benchmark": "ipt_pretrain", "model": TINY, "config": {k: str(v) for k, v in vars(args).items()},
-              "threads": torch.get_num_threads(), "torch": torch.__version__, **summarise(seeds), "seeds": seeds,
+              **summarise(seeds), "seeds": seeds,
               "wall_time_s": round(time.perf_counter() - start, 1)}
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,6 @@ Usage: ``python benchmarks/mzsr_adapt.py [--size 256] [--steps 1] [--repeats 5] 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -20,6 +17,7 @@ from typing import Any
 
 import torch
 
+from benchmarks._common import write_report
 from restorefw_basic._kernels import isotropic_gaussian_kernel
 from restorefw_mzsr._adapt import adapt, zero_shot_sr
 from restorefw_mzsr._arch import MZSRNet, count_parameters
@@ -62,18 +60,9 @@ def main() -> None:
         "zero_shot_sr_s_median": statistics.median(total_times),
         "zero_shot_sr_s": total_times,
         "goal_adapt_s": 2.0,
-        "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
-        "cpu_count": os.cpu_count(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "allocator_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
-        "allocator_env_present": any(k.startswith("MALLOC_") for k in os.environ),
-        "ld_preload": os.environ.get("LD_PRELOAD"),
     }
-    print(json.dumps(result, indent=2))
+    write_report(result)
 
 
 if __name__ == "__main__":
