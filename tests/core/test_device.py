@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from restorefw import ConfigError, resolve_recipe
-from restorefw.engine import Runner, cpu_isa, resolve_device, resolve_precision
+from restorefw.engine import Runner, _device, cpu_isa, resolve_device, resolve_precision
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+CPU = torch.device("cpu")
 
 
 def test_auto_device_and_precision_on_this_machine():
@@ -60,4 +61,47 @@ def test_compiled_training_on_cuda_matches_eager(registry, tmp_path):
     compiled = Runner(resolve_recipe(tomllib.loads(compiled_text), registry), registry, tmp_path / "c",
                       quiet=True).run()
     # Inductor fuses differently from eager, so the losses agree to rounding, not bit for bit.
+    assert compiled["stages"]["b"]["val"]["psnr"] == pytest.approx(eager["stages"]["b"]["val"]["psnr"], abs=0.05)
+
+
+
+def test_compiler_missing_names_what_inductor_needs(monkeypatch):
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(_device.shutil, "which", lambda name: None)
+    assert "no C++ compiler found (g++, c++, clang++" in (_device.compiler_missing(CPU) or "")
+    monkeypatch.setattr(_device.shutil, "which", lambda name: f"/usr/bin/{name}" if name == "clang++" else None)
+    assert _device.compiler_missing(CPU) is None
+    monkeypatch.setenv("CXX", "icpx")  # only the named compiler counts then
+    assert "(icpx;" in (_device.compiler_missing(CPU) or "")
+    monkeypatch.setattr(_device.importlib.util, "find_spec", lambda name: None)
+    assert "Triton is not installed" in (_device.compiler_missing(torch.device("cuda")) or "")
+    model = torch.nn.Linear(2, 2)
+    assert _device.compile_model(model, CPU) == (model, f"eager ({_device.compiler_missing(CPU)})")
+
+
+def _tiny(registry, out, compile_: bool, quiet: bool = True):
+    from test_engine import TINY
+
+    text = TINY.replace('device = "cpu"', f'device = "cpu"\ncompile = {str(compile_).lower()}')
+    return Runner(resolve_recipe(tomllib.loads(text), registry), registry, out, quiet=quiet).run()
+
+
+def test_compile_without_a_compiler_trains_eager_and_says_so(registry, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(_device.shutil, "which", lambda name: None)
+    compiled = _tiny(registry, tmp_path / "c", compile_=True, quiet=False)
+    assert compiled["stages"]["a"]["compile"].startswith("eager (no C++ compiler found")
+    assert "run.compile: stage 'a' runs eager (no C++ compiler found" in capsys.readouterr().err
+    eager = _tiny(registry, tmp_path / "e", compile_=False)
+    assert compiled["stages"]["b"]["val"] == eager["stages"]["b"]["val"]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own, while inductor loads
+@pytest.mark.skipif(_device.compiler_missing(CPU) is not None, reason=f"inductor: {_device.compiler_missing(CPU)}")
+def test_compiled_training_on_the_cpu_matches_eager(registry, tmp_path):
+    compiled = _tiny(registry, tmp_path / "c", compile_=True)
+    assert compiled["stages"]["a"]["compile"] == "inductor"
+    eager = _tiny(registry, tmp_path / "e", compile_=False)
+    # Inductor fuses differently from eager, so the scores agree to rounding, not bit for bit.
     assert compiled["stages"]["b"]["val"]["psnr"] == pytest.approx(eager["stages"]["b"]["val"]["psnr"], abs=0.05)

@@ -1,17 +1,22 @@
-"""Device and precision selection."""
+"""Device and precision selection, and compilation where the device has a compiler."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import os
+import shutil
 from collections.abc import Iterator
 
 import torch
+from torch import nn
 
 from restorefw._errors import ConfigError
 from restorefw.engine._isa import cpu_isa
 from restorefw.models import Precision
 
-__all__ = ["PRECISIONS", "autocast", "autocast_dtype", "resolve_device", "resolve_precision"]
+__all__ = ["PRECISIONS", "autocast", "autocast_dtype", "compile_model", "compiler_missing", "resolve_device",
+           "resolve_precision"]
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 """What ``--precision`` and ``run.precision`` accept."""
@@ -76,3 +81,31 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+
+
+def compiler_missing(device: torch.device) -> str | None:
+    """Why inductor (``torch.compile``'s default backend) cannot build kernels for ``device``, or ``None``.
+
+    It writes C++ on the CPU (``$CXX``, else ``g++``, ``c++`` or ``clang++`` on the ``PATH``) and
+    Triton on CUDA.
+    """
+    if device.type == "cuda":
+        return None if importlib.util.find_spec("triton") else "Triton is not installed (inductor needs it on CUDA)"
+    if device.type == "cpu":
+        candidates = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++", "clang++"]
+        if any(shutil.which(c) for c in candidates):
+            return None
+        return f"no C++ compiler found ({', '.join(candidates)}; inductor needs one on the CPU)"
+    return f"inductor does not compile for {device.type}"
+
+
+def compile_model(model: nn.Module, device: torch.device) -> tuple[nn.Module, str]:
+    """``torch.compile(model)`` where inductor can build kernels for ``device``, else ``model`` itself.
+
+    Returns:
+        The model to call, and how it runs: ``"inductor"`` or ``"eager (<why>)"``.
+    """
+    missing = compiler_missing(device)
+    if missing is not None:
+        return model, f"eager ({missing})"
+    return torch.compile(model), "inductor"

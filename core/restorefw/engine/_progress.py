@@ -95,6 +95,11 @@ class Progress:
             task = bar.add_task(name, total=total)
             yield lambda: bar.update(task, advance=1)
 
+    def message(self, text: str) -> None:
+        """Print one line about the run (not a metric), e.g. a requested feature that is unavailable."""
+        if not self.quiet:
+            self.console.print(text, highlight=False, markup=False)
+
     def note(self, stage: str, step: int, values: dict[str, float]) -> None:
         """Print evaluation results."""
         if not self.quiet:

@@ -20,7 +20,7 @@ from restorefw._recipe import Recipe, StageSection, as_recipe, dump_recipe
 from restorefw._registry import Registry
 from restorefw.engine._batches import BatchMaker, Prefetcher
 from restorefw.engine._blame import build_blamed
-from restorefw.engine._device import resolve_device, resolve_precision
+from restorefw.engine._device import compile_model, resolve_device, resolve_precision
 from restorefw.engine._distributed import any_rank, init_distributed, reduce_mean, shutdown
 from restorefw.engine._evaluate import evaluate, make_eval_pairs
 from restorefw.engine._progress import Progress
@@ -223,7 +223,11 @@ class Runner:
         self.summary["stages"].setdefault(stage.name, {})["precision"] = precision
         scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
         model = self.dist.wrap(self.model, self.device)
-        model = torch.compile(model) if self.plan.run.compile else model
+        if self.plan.run.compile:
+            model, how = compile_model(model, self.device)
+            self.summary["stages"][stage.name]["compile"] = how
+            if how != "inductor":
+                self.progress.message(f"run.compile: stage '{stage.name}' runs {how}")
         # A strategy with its own objective gets no loss component (nothing heavy built for nothing).
         loss_fn = build_blamed(self.registry, "loss", stage.loss) if strategy.uses_loss else _no_loss(stage)
         ctx = StepContext(model=model, loss_fn=loss_fn, optimizer=optimizer,
