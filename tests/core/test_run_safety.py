@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from restorefw.cli import cli
 from restorefw.cli._common import run_cli
-from restorefw.engine import RunFolder
+from restorefw.engine import RunFolder, cpu_isa
 from restorefw.testing import tiny_recipe
 
 
@@ -221,10 +221,13 @@ def test_run_files_follow_the_umask_and_record_where_they_ran(recipe, tmp_path, 
     for name in ("checkpoints/last.safetensors", "checkpoints/last.state.pt", "summary.json",
                  "recipe.resolved.toml"):
         assert (out / name).stat().st_mode & 0o777 == 0o640, name
-    header = (out / "recipe.resolved.toml").read_text().splitlines()[:2]
+    header = (out / "recipe.resolved.toml").read_text().splitlines()[:3]
     assert header[0].startswith("# restorefw ") and f"torch {torch.__version__}" in header[0]
     assert header[1] == f"# device cpu, precision fp32, threads {torch.get_num_threads()}, world size 1"
-    assert json.loads((out / "summary.json").read_text())["threads"] == torch.get_num_threads()
+    isa = cpu_isa()
+    assert header[2] == f"# cpu {isa.model}, bf16 matrix units {isa.bf16_matrix_units}"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["threads"] == torch.get_num_threads() and summary["cpu"] == isa.as_dict()
 
 
 def test_plain_output_has_one_progress_line_per_log_interval(tmp_path, monkeypatch, capsys):

@@ -23,6 +23,7 @@ from restorefw.engine._blame import build_blamed
 from restorefw.engine._device import compile_model, resolve_device, resolve_precision
 from restorefw.engine._distributed import any_rank, init_distributed, reduce_mean, shutdown
 from restorefw.engine._evaluate import evaluate, make_eval_pairs
+from restorefw.engine._isa import cpu_isa
 from restorefw.engine._progress import Progress
 from restorefw.engine._runlog import plot_metrics, safe_name, save_sample
 from restorefw.engine._signals import EXIT_CODES, SignalRequests
@@ -83,9 +84,13 @@ def _version() -> str:
 
 
 def environment(device: torch.device, precision: str, world_size: int = 1) -> dict[str, Any]:
-    """Where a job ran: device, precision, processes, threads and versions (for summaries)."""
+    """Where a job ran: device, precision, processes, threads, the CPU and its ISA, and versions (for summaries).
+
+    The ISA (AVX-512, its bf16 and fp16 extensions, AMX) is what ``auto`` precision and the speed of
+    each precision rest on, so numbers from machines that differ in it are told apart.
+    """
     return {"device": str(device), "precision": precision, "world_size": world_size,
-            "threads": torch.get_num_threads(),
+            "threads": torch.get_num_threads(), "cpu": cpu_isa().as_dict(),
             "versions": {"restorefw": _version(), "torch": torch.__version__, "python": platform.python_version()}}
 
 class Runner:
@@ -155,7 +160,8 @@ class Runner:
             # Comments only: re-running the file reproduces the recipe; these say where it ran.
             header = (f"# restorefw {env['versions']['restorefw']}, torch {env['versions']['torch']}, "
                       f"python {env['versions']['python']}\n# device {env['device']}, precision {env['precision']}, "
-                      f"threads {env['threads']}, world size {env['world_size']}\n")
+                      f"threads {env['threads']}, world size {env['world_size']}\n# cpu {env['cpu']['model']}, "
+                      f"bf16 matrix units {env['cpu']['bf16_matrix_units']}\n")
             text = header + dump_recipe(self.plan.model_dump(mode="python"))
             atomic_write(self.out / "recipe.resolved.toml", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         pairs = []
