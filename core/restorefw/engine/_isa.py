@@ -24,7 +24,7 @@ __all__ = ["ISA_FLAGS", "CpuIsa", "cpu_isa"]
 ISA_FLAGS: tuple[str, ...] = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16", "amx_fp16")
 """The ``/proc/cpuinfo`` flags that decide reduced-precision speed, in the order reports list them."""
 
-# torch.cpu.get_capabilities() spells two of the flags differently from the Linux kernel.
+# torch.cpu.get_capabilities() spells one of the flags differently from the Linux kernel.
 _TORCH_NAMES = {"avx512f": "avx512_f"}
 
 
