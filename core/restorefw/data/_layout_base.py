@@ -94,6 +94,19 @@ def parse_options(model: type[_Options], layout: str, options: Mapping[str, Any]
         ) from None
 
 
+def given_folders(root: Path, options: LayoutOptions, first: str, second: str) -> tuple[str, str] | None:
+    """The folders named by the options ``first`` and ``second`` (relative to ``root``), which replace
+    detection; ``None`` when neither is given.
+
+    Raises:
+        DataError: only one of the two is given.
+    """
+    a, b = getattr(options, first), getattr(options, second)
+    if (a is None) != (b is None):
+        raise DataError(f"test set '{root}': the options {first} and {second} go together; got only one")
+    return None if a is None or b is None else (a, b)
+
+
 def keyed(files: Mapping[str, Path], key: Callable[[str], str], folder: Path) -> dict[str, Path]:
     """Files re-keyed by ``key`` applied to the last part of their name.
 

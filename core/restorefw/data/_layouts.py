@@ -14,6 +14,7 @@ from restorefw.data._layout_base import (
     Layout,
     LayoutOptions,
     build_testset,
+    given_folders,
     holds_images,
     keyed,
     parse_options,
@@ -89,10 +90,9 @@ class PairedLayout(Layout):
     def load(self, root: Path, *, scale: int | None = None, **options: Any) -> TestSet:
         root = require_folder(root)
         opts = parse_options(PairedOptions, self.name, options)
-        if (opts.lq_dir is None) != (opts.gt_dir is None):
-            raise DataError(f"test set '{root}': the options lq_dir and gt_dir go together; got only one")
-        if opts.lq_dir is not None and opts.gt_dir is not None:
-            pair, lq_dir, gt_dir = FolderPair(opts.lq_dir, opts.gt_dir), root / opts.lq_dir, root / opts.gt_dir
+        given = given_folders(root, opts, "lq_dir", "gt_dir")
+        if given is not None:
+            pair, lq_dir, gt_dir = FolderPair(*given), root / given[0], root / given[1]
         else:
             found = self._found(root)
             if found is None:

@@ -13,6 +13,7 @@ from restorefw.data._layout_base import (
     Layout,
     LayoutOptions,
     build_testset,
+    given_folders,
     keyed,
     parse_options,
     require_folder,
@@ -63,10 +64,9 @@ class SRPackLayout(Layout):
     def load(self, root: Path, *, scale: int | None = None, **options: Any) -> TestSet:
         root = require_folder(root)
         opts = parse_options(SRPackOptions, self.name, options)
-        if (opts.hr_dir is None) != (opts.lr_dir is None):
-            raise DataError(f"test set '{root}': the options hr_dir and lr_dir go together; got only one")
-        if opts.hr_dir is not None and opts.lr_dir is not None:
-            hr_dir, lr_dir = root / opts.hr_dir, root / opts.lr_dir
+        given = given_folders(root, opts, "hr_dir", "lr_dir")
+        if given is not None:
+            hr_dir, lr_dir = root / given[0], root / given[1]
             if scale is None:
                 number = _TRAILING_NUMBER.fullmatch(lr_dir.name)
                 if number is None:
