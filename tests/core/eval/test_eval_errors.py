@@ -51,31 +51,23 @@ def _not_an_image(root: Path) -> tuple[list[str], str]:
     return [], "b.png"
 
 
-def _unknown_layout(root: Path) -> tuple[list[str], str]:
-    png(root / "set" / "a.png", 16, 16)
-    return ["--layout", "pairs"], "unknown test-set layout 'pairs' (did you mean 'paired'?)"
+def _one_image(args: list[str], expected: str) -> Callable[[Path], tuple[list[str], str]]:
+    """A set of one good image, given ``args`` that are wrong in themselves."""
 
+    def make(root: Path) -> tuple[list[str], str]:
+        png(root / "set" / "a.png", 16, 16)
+        return args, expected
 
-def _unknown_protocol_key(root: Path) -> tuple[list[str], str]:
-    png(root / "set" / "a.png", 16, 16)
-    return ["--set", "protocol.crop_bordr=0"], "protocol.crop_bordr"
-
-
-def _unknown_metric(root: Path) -> tuple[list[str], str]:
-    png(root / "set" / "a.png", 16, 16)
-    return ["--set", 'protocol.metrics=["psnr", "lpipz"]'], "unknown metric 'lpipz'"
-
-
-def _unknown_layout_option(root: Path) -> tuple[list[str], str]:
-    png(root / "set" / "a.png", 16, 16)
-    return ["--set", "layout.recursiv=true"], "option 'recursiv'"
+    return make
 
 
 CASES: dict[str, Callable[[Path], tuple[list[str], str]]] = {
     "empty set": _empty, "unmatched names": _unmatched, "mixed sizes": _mixed_sizes, "wrong scale": _wrong_scale,
-    "model scale": _model_scale, "corrupt image": _not_an_image, "unknown layout": _unknown_layout,
-    "unknown protocol key": _unknown_protocol_key, "unknown layout option": _unknown_layout_option,
-    "unknown metric": _unknown_metric,
+    "model scale": _model_scale, "corrupt image": _not_an_image,
+    "unknown layout": _one_image(["--layout", "pairs"], "unknown test-set layout 'pairs' (did you mean 'paired'?)"),
+    "unknown protocol key": _one_image(["--set", "protocol.crop_bordr=0"], "protocol.crop_bordr"),
+    "unknown layout option": _one_image(["--set", "layout.recursiv=true"], "option 'recursiv'"),
+    "unknown metric": _one_image(["--set", 'protocol.metrics=["psnr", "lpipz"]'], "unknown metric 'lpipz'"),
 }
 
 
