@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from restorefw import Register
-from restorefw.ops import OpSample, Override, Reference, matmul_dtype
+from restorefw.ops import OpSample, Override, Reference, matmul_dtype, needs_grad, onednn_op_available
 
 __all__ = [
     "attention", "attention_samples", "attention_sdpa", "mlp", "mlp_onednn", "mlp_samples", "register_ipt_ops",
@@ -51,7 +51,7 @@ def mlp(x: Tensor, w1: Tensor, b1: Tensor | None, w2: Tensor, b2: Tensor | None,
 
 def onednn_linear_available() -> bool:
     """Whether this torch has oneDNN's GEMMs with fused post-ops (``mkldnn::_linear_pointwise``)."""
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    return onednn_op_available("_linear_pointwise")
 
 
 def mlp_onednn(x: Tensor, w1: Tensor, b1: Tensor | None, w2: Tensor, b2: Tensor | None,
@@ -64,9 +64,8 @@ def mlp_onednn(x: Tensor, w1: Tensor, b1: Tensor | None, w2: Tensor, b2: Tensor 
     Calls with autograd, on other devices or dtypes take :func:`mlp`.
     """
     dtype = matmul_dtype(x)
-    tensors = (x, w1, b1, w2, b2, residual)
-    grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-    if grad or x.device.type != "cpu" or dtype not in (torch.float32, torch.bfloat16):
+    cpu_float = x.device.type == "cpu" and dtype in (torch.float32, torch.bfloat16)
+    if needs_grad(x, w1, b1, w2, b2, residual) or not cpu_float:
         return mlp(x, w1, b1, w2, b2, residual)
     x = x.to(dtype).contiguous()
     w1, b1, w2, b2 = (None if t is None else t.to(dtype) for t in (w1, b1, w2, b2))

@@ -14,21 +14,21 @@ passes over the feature map that the layer-by-layer model makes:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from restorefw import Register
-from restorefw.ops import OpSample, Override, Reference, matmul_dtype
+from restorefw.ops import OpSample, Override, Reference, matmul_dtype, needs_grad, onednn_op_available
 from restorefw_restormer._ops import (
     batched_addmm,
     gdfn_gate,
     gdfn_gate_inplace,
+    is_nhwc,
     mdta,
     mdta_weights,
-    needs_grad,
     split_qkv,
 )
 
@@ -104,14 +104,21 @@ def gdfn(
 
     ``gate`` is :func:`restorefw_restormer._ops.gdfn_gate`; no residual when ``None``.
     """
+    return _gdfn_with(gdfn_gate, x, w_in, b_in, w_dw, b_dw, w_out, b_out, residual)
+
+
+def _gdfn_with(
+    gate: Callable[[Tensor], Tensor], x: Tensor, w_in: Tensor, b_in: Tensor | None, w_dw: Tensor,
+    b_dw: Tensor | None, w_out: Tensor, b_out: Tensor | None, residual: Tensor | None,
+) -> Tensor:
     hidden = F.conv2d(F.conv2d(x, w_in, b_in), w_dw, b_dw, padding=1, groups=w_dw.shape[0])
-    out = F.conv2d(gdfn_gate(hidden), w_out, b_out)
+    out = F.conv2d(gate(hidden), w_out, b_out)
     return out if residual is None else residual + out
 
 
 def onednn_fusion_available() -> bool:
     """Whether this torch has oneDNN's convolutions with fused post-ops (``mkldnn::_convolution_pointwise``)."""
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+    return onednn_op_available("_convolution_pointwise")
 
 
 def _fusable(x: Tensor, residual: Tensor | None, dtype: torch.dtype, *weights: Tensor | None) -> bool:
@@ -123,7 +130,7 @@ def _fusable(x: Tensor, residual: Tensor | None, dtype: torch.dtype, *weights: T
     maps = (x,) if residual is None else (x, residual)
     # A map of one pixel (or one channel) is NCHW-contiguous too, and oneDNN's post-ops may
     # then see two layouts for one descriptor (torch 2.11 refused a 1x1 latent map): reference.
-    return all(m.is_contiguous(memory_format=torch.channels_last) and not m.is_contiguous() for m in maps)
+    return all(is_nhwc(m) for m in maps)
 
 
 def gdfn_onednn(
@@ -141,9 +148,7 @@ def gdfn_onednn(
     """
     dtype = matmul_dtype(x)
     if not _fusable(x, residual, dtype, w_in, b_in, w_dw, b_dw, w_out, b_out):
-        hidden = F.conv2d(F.conv2d(x, w_in, b_in), w_dw, b_dw, padding=1, groups=w_dw.shape[0])
-        out = F.conv2d(gdfn_gate_inplace(hidden), w_out, b_out)
-        return out if residual is None else residual + out
+        return _gdfn_with(gdfn_gate_inplace, x, w_in, b_in, w_dw, b_dw, w_out, b_out, residual)
     x, half = x.to(dtype), w_dw.shape[0] // 2
     w_in, b_in, w_dw, b_dw, w_out, b_out = (None if t is None else t.to(dtype)
                                             for t in (w_in, b_in, w_dw, b_dw, w_out, b_out))

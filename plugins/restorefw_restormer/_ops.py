@@ -15,16 +15,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from restorefw import Register
-from restorefw.ops import OpSample, Override, Reference
+from restorefw.ops import OpSample, Override, Reference, needs_grad
 
 __all__ = [
     "batched_addmm",
     "gdfn_gate",
     "gdfn_gate_inplace",
+    "is_nhwc",
     "mdta",
     "mdta_scaled",
     "mdta_weights",
-    "needs_grad",
     "nhwc_attend",
     "nhwc_heads",
     "nhwc_square_sums",
@@ -73,7 +73,7 @@ def split_qkv(qkv: Tensor) -> tuple[bool, tuple[Tensor, ...]]:
     map, nothing copied) or channel rows ``(B, C, H·W)``, and the three parts.
     """
     b, c3, h, w = qkv.shape
-    if _is_nhwc(qkv):
+    if is_nhwc(qkv):
         return True, qkv.permute(0, 2, 3, 1).reshape(b, h * w, c3).split(c3 // 3, dim=-1)
     return False, qkv.reshape(b, c3, h * w).split(c3 // 3, dim=1)
 
@@ -106,11 +106,6 @@ def mdta_weights(q: Tensor, k: Tensor, temperature: Tensor, num_heads: int, nhwc
     k_norm = torch.linalg.vector_norm(k, dim=-1, keepdim=True).clamp_min(1e-12)
     scale = temperature / (q_norm * k_norm.transpose(-2, -1))
     return ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
-
-
-def needs_grad(*tensors: Tensor | None) -> bool:
-    """Whether autograd records an op on ``tensors``."""
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def _head_grams(q: Tensor, k: Tensor, num_heads: int) -> Tensor:
@@ -148,7 +143,7 @@ def batched_addmm(base: Tensor | None, a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
-def _is_nhwc(x: Tensor) -> bool:
+def is_nhwc(x: Tensor) -> bool:
     """Channels-last and not also NCHW-contiguous (a map with one channel or one pixel is both)."""
     return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
@@ -188,7 +183,7 @@ def gdfn_gate(x: Tensor) -> Tensor:
 
 def gdfn_gate_inplace(x: Tensor) -> Tensor:
     """:func:`gdfn_gate` multiplying into the GELU output when no gradient is needed."""
-    if torch.is_grad_enabled() and x.requires_grad:
+    if needs_grad(x):
         return gdfn_gate(x)
     x1, x2 = x.chunk(2, dim=1)
     return F.gelu(x1).mul_(x2)

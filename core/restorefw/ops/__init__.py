@@ -20,8 +20,8 @@ Modules bind ops when they are built (:class:`OpsModule`); ``RESTOREFW_OPS`` or
 
 from __future__ import annotations
 
-from restorefw.ops._autocast import matmul_dtype
 from restorefw.ops._context import OpsModule, current_policy, current_registry, default_op_registry, resolve, use
+from restorefw.ops._fusion import matmul_dtype, needs_grad, onednn_op_available
 from restorefw.ops._layernorm import layer_norm_channels, register_core_ops
 from restorefw.ops._policy import ENV_VAR, OpsPolicy
 from restorefw.ops._registry import OpRegistry
@@ -44,6 +44,8 @@ __all__ = [
     "default_op_registry",
     "layer_norm_channels",
     "matmul_dtype",
+    "needs_grad",
+    "onednn_op_available",
     "register_core_ops",
     "resolve",
     "use",

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from restorefw.hookspecs import Register
+from restorefw.ops._fusion import needs_grad
 from restorefw.ops._spec import OpSample, Override, Reference
 
 __all__ = ["layer_norm_channels", "layer_norm_channels_last", "layernorm2d_samples", "register_core_ops"]
@@ -59,7 +60,7 @@ def layer_norm_channels_last(
     nhwc = x.permute(0, 2, 3, 1)
     if center:
         out = F.layer_norm(nhwc, (x.shape[1],), weight, bias, eps)
-    elif torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias)):
+    elif needs_grad(x, weight, bias):
         # native_layer_norm's statistics are not differentiable: autograd needs the reference.
         return layer_norm_channels(x, weight, bias, eps, center=False)
     else:
