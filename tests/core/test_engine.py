@@ -189,6 +189,17 @@ def test_keep_last_n_prunes_intermediate_checkpoints(registry, tmp_path):
     assert names == ["a-5.safetensors", "a-6.safetensors"]
 
 
+def test_keep_last_n_counts_only_the_stages_own_checkpoints(registry, tmp_path):
+    """Stage ``a``'s pruning must not count ``a-b-<step>`` files, which belong to stage ``a-b``."""
+    text = (TINY.replace('name = "tiny"', 'name = "tiny"\nkeep_last_n = 1').replace("save_every = 2", "save_every = 1")
+            .replace('name = "b"', 'name = "a-b"'))
+    checkpoints = tmp_path / "r" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "a-b-9.safetensors").write_bytes(b"")  # newer than any step of 'a' in the name order
+    run_tiny(registry, tmp_path / "r", text)
+    assert sorted(p.name for p in checkpoints.glob("a-[0-9]*.safetensors")) == ["a-5.safetensors", "a-6.safetensors"]
+
+
 def test_auto_resume(tmp_path, monkeypatch):
     import sys
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from restorefw._errors import RunError
 from restorefw.weights import atomic_write
 
-__all__ = ["LOCK", "MARKER", "RUN_ENTRIES", "RunFolder"]
+__all__ = ["LOCK", "MARKER", "RUN_ENTRIES", "RunFolder", "saved_steps"]
 
 MARKER = ".restorefw-run"
 LOCK = ".restorefw-run.lock"
@@ -28,6 +28,20 @@ RUN_ENTRIES = frozenset({MARKER, LOCK, "recipe.resolved.toml", "checkpoints", "m
                          "summary.json", "logs", "eval.json", "eval.csv", "images", "strips"})
 """Top-level names a run or an evaluation writes; anything else is a foreign file that ``--overwrite`` will
 not delete."""
+
+
+def saved_steps(run_dir: Path, stage: str) -> list[int]:
+    """The steps of the checkpoints ``checkpoints/<stage>-<step>.safetensors`` of a run folder, ascending.
+
+    Only names whose part before the last ``-`` is ``stage`` count: stage ``a`` does not claim
+    ``a-b-3.safetensors``, a checkpoint of stage ``a-b``.
+    """
+    steps = []
+    for path in (run_dir / "checkpoints").glob(f"{stage}-*.safetensors"):
+        name, _, step = path.stem.rpartition("-")
+        if name == stage and step.isdigit():
+            steps.append(int(step))
+    return sorted(steps)
 
 
 class RunFolder:

@@ -25,6 +25,7 @@ from restorefw.engine._distributed import any_rank, init_distributed, reduce_mea
 from restorefw.engine._evaluate import evaluate, make_eval_pairs
 from restorefw.engine._isa import cpu_isa
 from restorefw.engine._progress import Progress
+from restorefw.engine._runfolder import saved_steps
 from restorefw.engine._runlog import plot_metrics, safe_name, save_sample
 from restorefw.engine._signals import EXIT_CODES, SignalRequests
 from restorefw.engine._strategy import StepContext, Strategy
@@ -379,7 +380,5 @@ class Runner:
         if not keep:
             return
         final = next(s.steps for s in self.plan.stages if s.name == stage)
-        steps = sorted(int(p.stem.rsplit("-", 1)[1]) for p in (self.out / "checkpoints").glob(f"{stage}-*.safetensors")
-                       if p.stem.rsplit("-", 1)[1].isdigit())
-        for old in [s for s in steps if s != final][:-keep]:
+        for old in [s for s in saved_steps(self.out, stage) if s != final][:-keep]:
             (self.out / "checkpoints" / f"{stage}-{old}.safetensors").unlink(missing_ok=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from restorefw._errors import RunError
-from restorefw.engine._runfolder import MARKER, RunFolder
+from restorefw.engine._runfolder import MARKER, RunFolder, saved_steps
 from restorefw.loggers import EVENTS_FILE, MetricsLog
 
 __all__ = ["STATUSES", "RunRecord", "list_runs", "read_run", "recipe_hash"]
@@ -161,11 +161,7 @@ def _checkpoint_position(folder: Path, stages: list[tuple[str, int]]) -> tuple[i
     """
     done, global_step = 0, 0
     for name, steps in stages:
-        saved = []
-        for path in (folder / "checkpoints").glob(f"{name}-*.safetensors"):
-            stem, _, step = path.stem.rpartition("-")
-            if stem == name and step.isdigit():
-                saved.append(int(step))
+        saved = saved_steps(folder, name)
         if steps not in saved:
             return done, global_step + max(saved, default=0)
         done, global_step = done + 1, global_step + steps
