@@ -8,7 +8,6 @@ The catalog is a plain table: it reads no checkpoint and downloads nothing.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import tomllib
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from restorefw._errors import ConfigError, RegistryError
+from restorefw._hints import did_you_mean
 from restorefw._schema import validation_problems
 
 __all__ = ["WeightsCatalog", "WeightsEntry", "read_weights_table"]
@@ -102,8 +102,7 @@ class WeightsCatalog:
         """The entry called ``name``; an unknown name raises with the closest known one."""
         if name in self._entries:
             return self._entries[name]
-        match = difflib.get_close_matches(name, list(self._entries), n=1, cutoff=0.5)
-        hint = f" (did you mean '{match[0]}'?)" if match else ""
+        hint = did_you_mean(name, self._entries)
         raise RegistryError(f"unknown weights '{name}'{hint}; 'restorefw weights' lists the {len(self)} known ones")
 
     def list(self, pattern: str | None = None) -> list[WeightsEntry]:

@@ -8,7 +8,6 @@ components it holds the catalog of known official checkpoints (:attr:`Registry.w
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from restorefw._catalog import WeightsCatalog
 from restorefw._errors import ConfigError, RecipeError, RegistryError
+from restorefw._hints import did_you_mean
 from restorefw._schema import checked_schema, component_fields, validation_problems
 
 if TYPE_CHECKING:
@@ -149,7 +149,8 @@ class Registry:
     def list(self, kind: str | None = None, pattern: str | None = None) -> list[Entry]:
         """Entries of ``kind`` (all kinds if None) whose name matches the glob ``pattern``."""
         if kind is not None and kind not in KINDS:
-            raise RegistryError(f"unknown component kind '{kind}'{_suggest(kind, KINDS)}; kinds: {', '.join(KINDS)}")
+            hint = did_you_mean(kind, KINDS)
+            raise RegistryError(f"unknown component kind '{kind}'{hint}; kinds: {', '.join(KINDS)}")
         return [
             e
             for e in self
@@ -162,10 +163,10 @@ class Registry:
             return self._entries[(kind, name)]
         except KeyError:
             if kind not in KINDS:
-                raise RegistryError(f"unknown component kind '{kind}'{_suggest(kind, KINDS)}") from None
+                raise RegistryError(f"unknown component kind '{kind}'{did_you_mean(kind, KINDS)}") from None
             known = sorted(n for k, n in self._entries if k == kind)
             raise RegistryError(
-                f"unknown {kind} '{name}'{_suggest(name, known)}; known: {', '.join(known) or 'none'}"
+                f"unknown {kind} '{name}'{did_you_mean(name, known)}; known: {', '.join(known) or 'none'}"
             ) from None
 
     def resolve(self, kind: str, spec: Any, path: str = "") -> dict[str, Any]:
@@ -286,6 +287,3 @@ def _inside(path: str, prefix: str, nested: dict[str, Any], params: dict[str, An
     return False
 
 
-def _suggest(name: str, known: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else ""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from restorefw._errors import DataError
-from restorefw.data._folders import did_you_mean
+from restorefw._hints import did_you_mean
 from restorefw.data._layout_base import Layout, require_folder
 from restorefw.data._layouts import GTOnlyLayout, PairedLayout
 from restorefw.data._sr_layouts import MZSRLayout, SRPackLayout

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import Tensor
 
 from restorefw._errors import ConfigError, DataError
-from restorefw.data._folders import did_you_mean
+from restorefw._hints import did_you_mean
 
 Tiling = Literal["none", "chop", "exact"]
 Downsample = Literal["direct", "bicubic"]

@@ -8,14 +8,14 @@ e.g. ``reference,restormer.mdta=scaled``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from restorefw._errors import ConfigError
+from restorefw._hints import did_you_mean
 
-__all__ = ["ENV_VAR", "OpsPolicy", "did_you_mean"]
+__all__ = ["ENV_VAR", "OpsPolicy"]
 
 ENV_VAR = "RESTOREFW_OPS"
 _DEFAULTS = ("auto", "reference")
@@ -92,8 +92,3 @@ class OpsPolicy:
     def __str__(self) -> str:
         return ",".join([self.default, *(f"{op}={impl}" for op, impl in self.pins)])
 
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest known name, or an empty string."""
-    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else ""

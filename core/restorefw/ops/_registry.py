@@ -10,8 +10,9 @@ from typing import Any
 import torch
 
 from restorefw._errors import ConfigError, PluginError, RegistryError
+from restorefw._hints import did_you_mean
 from restorefw.hookspecs import Register
-from restorefw.ops._policy import OpsPolicy, did_you_mean
+from restorefw.ops._policy import OpsPolicy
 from restorefw.ops._spec import Implementation, Op, Override, Reference
 
 __all__ = ["OpRegistry"]

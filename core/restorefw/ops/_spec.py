@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from restorefw._errors import RegistryError
-from restorefw.ops._policy import did_you_mean
+from restorefw._hints import did_you_mean
 
 __all__ = ["FLOATING", "Implementation", "Op", "OpSample", "Override", "Reference", "SampleFn"]
 
